@@ -1,0 +1,1 @@
+"""Evaluation stage: suites, scorers, paired statistics, the promotion gate and reports."""

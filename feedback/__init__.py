@@ -1,0 +1,1 @@
+"""Feedback stage: ingest logged transcripts, annotate them in Argilla, build preference data."""

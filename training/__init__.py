@@ -1,0 +1,1 @@
+"""Training stage: model provisioning and loading, candidate generation, TRL recipes, adapters."""
