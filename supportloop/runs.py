@@ -28,7 +28,11 @@ def write_json_atomic(path: Path, payload: Any) -> None:
     """Write JSON through a temporary file + rename, so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False,
+        "w",
+        dir=path.parent,
+        prefix=f".{path.name}.",
+        suffix=".tmp",
+        delete=False,
         encoding="utf-8",
     ) as handle:
         json.dump(payload, handle, indent=2, sort_keys=False, default=str)

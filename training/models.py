@@ -14,12 +14,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from supportloop.errors import UserError
+
 SMOLLM2_ALIAS = "smollm2-135m-instruct"
 MINILM_ALIAS = "minilm"
 _READY_MARKER = ".supportloop-ready"
 
 
-class ModelNotFoundError(RuntimeError):
+class ModelNotFoundError(UserError):
     """A model name that is neither an alias, a local checkpoint, nor reachable on a hub."""
 
 

