@@ -1,0 +1,148 @@
+"""Batched reply generation: candidate replies for annotation, and model turns for eval.
+
+One function serves the annotation push (k candidates per judged turn, next to the logged
+reply) and the eval harness (the model's turn in a simulated conversation). Prompts are
+chat-templated, sorted by length and generated in left-padded batches, which on CPU is
+several times faster than one prompt at a time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from supportloop.config import StrictModel
+from training.models import load_causal_lm, load_tokenizer
+
+Message = dict[str, str]
+_WHITESPACE = re.compile(r"\s+")
+
+
+class SamplingConfig(StrictModel):
+    """How replies are sampled; the same settings make eval runs comparable."""
+
+    num_candidates: int = 2
+    max_new_tokens: int = 96
+    temperature: float = 0.8
+    top_p: float = 0.95
+    do_sample: bool = True
+    batch_size: int = 8
+    seed: int = 0
+    max_prompt_tokens: int = 1024
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One reply shown to annotators; `source` is "logged" or "generated"."""
+
+    candidate_id: str
+    text: str
+    source: str
+
+
+def load_policy(model: str, adapter: str | Path | None = None) -> tuple[Any, Any]:
+    """The policy model (with its adapter, if any) in eval mode, and its left-padding tokenizer."""
+    tokenizer = load_tokenizer(model)
+    policy = load_causal_lm(model, adapter=adapter, dtype=torch.float32)
+    policy.eval()
+    return policy, tokenizer
+
+
+def _encode_prompts(tokenizer: Any, prompts: list[list[Message]], max_tokens: int) -> list[list[int]]:
+    encoded = []
+    for messages in prompts:
+        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        if isinstance(ids, dict) or hasattr(ids, "input_ids"):
+            ids = ids["input_ids"]
+        encoded.append(list(ids)[-max_tokens:])  # keep the end: the latest turns matter most
+    return encoded
+
+
+def generate_replies(
+    model: Any,
+    tokenizer: Any,
+    prompts: list[list[Message]],
+    sampling: SamplingConfig,
+    num_return_sequences: int = 1,
+    progress: bool = True,
+) -> list[list[str]]:
+    """`num_return_sequences` replies for each chat prompt, in the order of `prompts`."""
+    if not prompts:
+        return []
+    encoded = _encode_prompts(tokenizer, prompts, sampling.max_prompt_tokens)
+    order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
+    replies: list[list[str]] = [[] for _ in prompts]
+    pad_id = tokenizer.pad_token_id
+    # Greedy decoding gives one answer per prompt; copies are returned (and later collapsed).
+    sequences = num_return_sequences if sampling.do_sample else 1
+    generator_kwargs = {
+        "max_new_tokens": sampling.max_new_tokens,
+        "do_sample": sampling.do_sample,
+        "num_return_sequences": sequences,
+        "pad_token_id": pad_id,
+    }
+    if sampling.do_sample:
+        generator_kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p)
+    torch.manual_seed(sampling.seed)
+    batches = [order[i : i + sampling.batch_size] for i in range(0, len(order), sampling.batch_size)]
+    device = next(model.parameters()).device
+    for batch in tqdm(batches, desc="generating", unit="batch", disable=not progress):
+        width = max(len(encoded[i]) for i in batch)
+        input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+        attention = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, index in enumerate(batch):
+            ids = encoded[index]
+            input_ids[row, width - len(ids) :] = torch.tensor(ids)
+            attention[row, width - len(ids) :] = 1
+        with torch.no_grad():
+            output = model.generate(
+                input_ids=input_ids.to(device), attention_mask=attention.to(device),
+                **generator_kwargs,
+            )
+        texts = tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
+        for row, index in enumerate(batch):
+            own = [t.strip() for t in texts[row * sequences : (row + 1) * sequences]]
+            replies[index] = own * (num_return_sequences // sequences)
+    return replies
+
+
+def normalise(text: str) -> str:
+    """Whitespace-insensitive, case-insensitive form used to collapse identical candidates."""
+    return _WHITESPACE.sub(" ", text).strip().casefold()
+
+
+def generate_candidates(
+    model: Any,
+    tokenizer: Any,
+    prompts: list[list[Message]],
+    logged: list[str | None],
+    sampling: SamplingConfig,
+    progress: bool = True,
+) -> list[list[Candidate]]:
+    """The logged reply (when there is one) plus `num_candidates` generated replies per prompt.
+
+    Identical candidates are collapsed (the logged one wins), and empty generations dropped,
+    so annotators never rank a reply against itself.
+    """
+    generated = generate_replies(
+        model, tokenizer, prompts, sampling, sampling.num_candidates, progress=progress
+    )
+    results = []
+    for logged_reply, replies in zip(logged, generated, strict=True):
+        seen: set[str] = set()
+        candidates: list[Candidate] = []
+        pool = [("logged", logged_reply)] if logged_reply else []
+        pool += [("generated", reply) for reply in replies]
+        for source, text in pool:
+            key = normalise(text or "")
+            if not key or key in seen:
+                continue
+            seen.add(key)
+            candidates.append(Candidate(f"c{len(candidates)}", text.strip(), source))
+        results.append(candidates)
+    return results
