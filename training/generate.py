@@ -53,7 +53,9 @@ def load_policy(model: str, adapter: str | Path | None = None) -> tuple[Any, Any
     return policy, tokenizer
 
 
-def _encode_prompts(tokenizer: Any, prompts: list[list[Message]], max_tokens: int) -> list[list[int]]:
+def _encode_prompts(
+    tokenizer: Any, prompts: list[list[Message]], max_tokens: int
+) -> list[list[int]]:
     encoded = []
     for messages in prompts:
         ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
@@ -89,7 +91,8 @@ def generate_replies(
     if sampling.do_sample:
         generator_kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p)
     torch.manual_seed(sampling.seed)
-    batches = [order[i : i + sampling.batch_size] for i in range(0, len(order), sampling.batch_size)]
+    size = sampling.batch_size
+    batches = [order[i : i + size] for i in range(0, len(order), size)]
     device = next(model.parameters()).device
     for batch in tqdm(batches, desc="generating", unit="batch", disable=not progress):
         width = max(len(encoded[i]) for i in batch)
@@ -101,7 +104,8 @@ def generate_replies(
             attention[row, width - len(ids) :] = 1
         with torch.no_grad():
             output = model.generate(
-                input_ids=input_ids.to(device), attention_mask=attention.to(device),
+                input_ids=input_ids.to(device),
+                attention_mask=attention.to(device),
                 **generator_kwargs,
             )
         texts = tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)

@@ -8,7 +8,7 @@ PROMPTS = [
     [{"role": "user", "content": "Where is my order #W123?"}],
     [
         {"role": "system", "content": "You are a support agent."},
-        {"role": "user", "content": "I want to return a lamp I bought last week, it arrived broken."},
+        {"role": "user", "content": "I want to return a lamp, it arrived broken."},
     ],
     [{"role": "user", "content": "hi"}],
 ]
