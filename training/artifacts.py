@@ -1,0 +1,166 @@
+"""What every training run leaves behind besides the adapter: summary, lineage, W&B setup.
+
+Shared by the TRL 1.16 recipes and the PPO worker (which runs in its own TRL 1.12 venv), so
+this module imports neither pydantic nor TRL: it takes plain dicts and a transformers Trainer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import resource
+import sys
+from pathlib import Path
+from typing import Any
+
+from supportloop.runs import (
+    RunDir,
+    dataset_fingerprint,
+    file_fingerprint,
+    package_versions,
+    write_json_atomic,
+)
+
+SUMMARY_FILE = "training_summary.json"
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+
+
+def _wandb_has_key() -> bool:
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    netrc = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
+    return netrc.is_file() and "api.wandb.ai" in netrc.read_text(encoding="utf-8", errors="ignore")
+
+
+def prepare_wandb(report_to: list[str] | str | None, output_dir: Path, project: str) -> str | None:
+    """Point W&B at the run dir; without credentials log offline instead of failing mid-setup.
+
+    Returns a note for the user, or None when W&B is not used.
+    """
+    targets = [report_to] if isinstance(report_to, str) else list(report_to or [])
+    if "wandb" not in targets and "all" not in targets:
+        return None
+    os.environ.setdefault("WANDB_DIR", str(output_dir))
+    os.environ.setdefault("WANDB_PROJECT", project)
+    if not os.environ.get("WANDB_MODE") and not _wandb_has_key():
+        os.environ["WANDB_MODE"] = "offline"
+    mode = os.environ.get("WANDB_MODE", "online")
+    return f"W&B {mode}: run under {os.environ['WANDB_DIR']}/wandb (project {project})"
+
+
+def last_checkpoint(output_dir: Path) -> Path | None:
+    """The newest complete `checkpoint-N` (one with trainer_state.json) in the run dir."""
+    complete = [
+        path
+        for path in output_dir.glob("checkpoint-*")
+        if path.name.split("-")[-1].isdigit() and (path / "trainer_state.json").is_file()
+    ]
+    return max(complete, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+def trainable_digest(model) -> str:
+    """sha256 over the trainable parameters: equal on every DDP rank when gradients synced."""
+    digest = hashlib.sha256()
+    for name, param in sorted(model.named_parameters(), key=lambda item: item[0]):
+        if param.requires_grad:
+            digest.update(name.encode())
+            digest.update(param.detach().float().cpu().numpy().tobytes())
+    return "sha256:" + digest.hexdigest()
+
+
+def rank_reports(trainer) -> list[dict[str, Any]]:
+    """One entry per process (gathered to all), proving which ranks trained and what they hold."""
+    from accelerate.utils import gather_object
+
+    accelerator = trainer.accelerator
+    mine = {
+        "rank": accelerator.process_index,
+        "world_size": accelerator.num_processes,
+        "backend": str(getattr(accelerator.state, "backend", None)),
+        "device": str(accelerator.device),
+        "pid": os.getpid(),
+        "global_step": trainer.state.global_step,
+        "trainable_sha256": trainable_digest(accelerator.unwrap_model(trainer.model)),
+    }
+    return gather_object([mine])
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process (CPU) or peak CUDA memory allocated (GPU)."""
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.max_memory_allocated() > 0:
+        return torch.cuda.max_memory_allocated() / 2**20
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+
+
+def collect_metrics(log_history: list[dict[str, Any]]) -> dict[str, Any]:
+    """Last value of every logged metric, the first training loss, and the full history."""
+    final: dict[str, Any] = {}
+    first_loss = None
+    for entry in log_history:
+        for key, value in entry.items():
+            if isinstance(value, int | float):
+                final[key] = value
+        if first_loss is None and "loss" in entry:
+            first_loss = entry["loss"]
+    return {"final": final, "first_loss": first_loss, "history": log_history}
+
+
+def write_training_outputs(
+    output_dir: Path,
+    recipe: dict[str, Any],
+    trainer,
+    datasets: dict[str, Any],
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    """training_summary.json + lineage.json (main process only); returns the summary."""
+    run = RunDir(output_dir, "train")
+    data_fps = {name: dataset_fingerprint(ds) for name, ds in datasets.items() if ds is not None}
+    adapter = {
+        name: file_fingerprint(output_dir / name)
+        for name in ADAPTER_FILES
+        if (output_dir / name).is_file()
+    }
+    summary = {
+        "algorithm": recipe["algorithm"],
+        "model": recipe["model"]["name"],
+        "output_dir": str(output_dir),
+        "global_step": trainer.state.global_step,
+        "metrics": collect_metrics(trainer.state.log_history),
+        "data": {
+            "path": recipe["data"]["path"],
+            "rows": {name: len(ds) for name, ds in datasets.items() if ds is not None},
+            "fingerprints": data_fps,
+        },
+        "peak_memory_mb": round(peak_memory_mb(), 1),
+        "recipe": recipe,
+        "versions": package_versions(),
+        **extra,
+    }
+    write_json_atomic(output_dir / SUMMARY_FILE, summary)
+    inputs = {f"data:{name}": fp for name, fp in data_fps.items()}
+    inputs["model"] = recipe["model"]["name"]
+    if recipe.get("reward"):
+        inputs["reward_model"] = recipe["reward"]["model"]
+    run.write_lineage(inputs=inputs, config=recipe, outputs=adapter)
+    return summary
+
+
+def recipe_config_callback(recipe: dict[str, Any]):
+    """A TrainerCallback that adds the recipe to the W&B run config (after W&B's own setup)."""
+    from transformers import TrainerCallback
+
+    class RecipeToWandb(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            if not state.is_world_process_zero:
+                return
+            try:
+                import wandb
+            except ImportError:
+                return
+            if wandb.run is not None:
+                wandb.run.config.update({"recipe": recipe}, allow_val_change=True)
+
+    return RecipeToWandb()

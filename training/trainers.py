@@ -1,0 +1,170 @@
+"""Run a recipe with TRL's own trainer (SFT, Reward, DPO, KTO, RLOO, GRPO) and a LoRA adapter.
+
+This is the function every launch path ends in: `supportloop train` in-process, and each
+process of an `accelerate launch` (see training.launch). PPO runs in its own environment
+(training.ppo_worker) and shares only the outputs' shape.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from supportloop.errors import UserError
+from training.artifacts import (
+    last_checkpoint,
+    prepare_wandb,
+    rank_reports,
+    recipe_config_callback,
+    write_training_outputs,
+)
+from training.data import load_splits
+from training.recipes import Recipe, build_trl_config, recipe_dict
+
+Say = Callable[[str], None]
+
+
+class OutputDirError(UserError):
+    """An output dir that holds an earlier run while the recipe does not ask to resume."""
+
+
+def lora_config(recipe: Recipe):
+    from peft import LoraConfig
+
+    section = recipe.peft
+    return LoraConfig(
+        r=section.r,
+        lora_alpha=section.lora_alpha,
+        lora_dropout=section.lora_dropout,
+        target_modules=section.target_modules,
+        modules_to_save=section.modules_to_save,
+        task_type="SEQ_CLS" if recipe.algorithm == "reward" else "CAUSAL_LM",
+    )
+
+
+def quantization_config(recipe: Recipe):
+    """BitsAndBytesConfig for QLoRA; refuses early where 4-bit kernels cannot run."""
+    import torch
+
+    quant = recipe.model.quantization
+    if quant is None:
+        return None
+    if not torch.cuda.is_available():
+        raise UserError("model.quantization (QLoRA) needs a CUDA GPU; remove it to train on CPU")
+    try:
+        import bitsandbytes  # noqa: F401
+        from transformers import BitsAndBytesConfig
+    except ImportError:
+        raise UserError("model.quantization (QLoRA) needs `pip install bitsandbytes`") from None
+    return BitsAndBytesConfig(
+        load_in_4bit=quant.load_in_4bit,
+        bnb_4bit_quant_type=quant.bnb_4bit_quant_type,
+        bnb_4bit_compute_dtype=getattr(torch, quant.bnb_4bit_compute_dtype),
+        bnb_4bit_use_double_quant=quant.bnb_4bit_use_double_quant,
+    )
+
+
+def resume_point(recipe: Recipe) -> Path | None:
+    """The checkpoint to resume from, or None for a fresh run; refuses to mix two runs."""
+    checkpoint = last_checkpoint(recipe.output_dir)
+    if recipe.resume:
+        return checkpoint
+    if checkpoint is not None or (recipe.output_dir / "adapter_config.json").is_file():
+        raise OutputDirError(
+            f"{recipe.output_dir} already holds a run: pass resume=true to continue it, "
+            "or output_dir=... for a new one"
+        )
+    return None
+
+
+def _trainer_class(algorithm: str):
+    import trl
+
+    return {
+        "sft": trl.SFTTrainer,
+        "reward": trl.RewardTrainer,
+        "dpo": trl.DPOTrainer,
+        "kto": trl.KTOTrainer,
+        "rloo": trl.RLOOTrainer,
+        "grpo": trl.GRPOTrainer,
+    }[algorithm]
+
+
+def build_trainer(recipe: Recipe, source: str = "recipe", say: Say = print):
+    """TRL trainer for the recipe, plus the datasets it reads (for fingerprints)."""
+    from training.models import load_tokenizer, resolve_model
+
+    args = build_trl_config(recipe, source)
+    train, evaluation = load_splits(recipe.algorithm, recipe.data)
+    online = recipe.algorithm in ("rloo", "grpo")
+    tokenizer = load_tokenizer(recipe.model.name, padding_side="left" if online else "right")
+    if args.model_init_kwargs is None:
+        args.model_init_kwargs = {"dtype": recipe.model.dtype}
+        if recipe.model.attn_implementation:
+            args.model_init_kwargs["attn_implementation"] = recipe.model.attn_implementation
+    kwargs: dict[str, Any] = {
+        "model": resolve_model(recipe.model.name),
+        "args": args,
+        "train_dataset": train,
+        "eval_dataset": evaluation,
+        "processing_class": tokenizer,
+        "callbacks": [recipe_config_callback(recipe_dict(recipe))],
+    }
+    if recipe.peft.enabled:
+        kwargs["peft_config"] = lora_config(recipe)
+    if (quant := quantization_config(recipe)) is not None:
+        kwargs["quantization_config"] = quant
+    if online:
+        from training.reward import load_reward_model
+
+        reward = load_reward_model(recipe.reward.model)
+        kwargs["reward_funcs"] = reward.model
+        kwargs["reward_processing_classes"] = reward.tokenizer
+    rows = f"{len(train)} rows" + (f" (+{len(evaluation)} eval)" if evaluation is not None else "")
+    adapter = f"LoRA r={recipe.peft.r}" if recipe.peft.enabled else "full fine-tune"
+    say(f"{recipe.algorithm}: {recipe.model.name} on {rows}, {adapter}")
+    trainer = _trainer_class(recipe.algorithm)(**kwargs)
+    return trainer, {"train": train, "eval": evaluation}
+
+
+def train_recipe(recipe: Recipe, source: str = "recipe", say: Say = print) -> dict[str, Any]:
+    """Train, save adapter + tokenizer, write training_summary.json and lineage.json."""
+    checkpoint = resume_point(recipe)
+    recipe.output_dir.mkdir(parents=True, exist_ok=True)
+    report_to = recipe.trainer.get("report_to")
+    wandb_note = prepare_wandb(report_to, recipe.output_dir, recipe.wandb_project)
+    trainer, datasets = build_trainer(recipe, source, say)
+    main = trainer.accelerator.is_main_process
+    if main and wandb_note:
+        say(wandb_note)
+    if main and checkpoint is not None:
+        say(f"resuming from {checkpoint}")
+    started = time.perf_counter()
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    seconds = time.perf_counter() - started
+    if datasets["eval"] is not None:
+        trainer.evaluate()
+    ranks = rank_reports(trainer)
+    trainer.save_model(str(recipe.output_dir))
+    summary: dict[str, Any] = {}
+    if main:
+        trainer.processing_class.save_pretrained(str(recipe.output_dir))
+        start = int(checkpoint.name.split("-")[-1]) if checkpoint else 0
+        steps = max(trainer.state.global_step - start, 1)
+        summary = write_training_outputs(
+            recipe.output_dir,
+            recipe_dict(recipe),
+            trainer,
+            datasets,
+            {
+                "resumed_from": str(checkpoint) if checkpoint else None,
+                "train_seconds": round(seconds, 3),
+                "seconds_per_step": round(seconds / steps, 4),
+                "ranks": ranks,
+            },
+        )
+        say(f"adapter saved to {recipe.output_dir} (step {trainer.state.global_step})")
+    trainer.end()
+    return summary
