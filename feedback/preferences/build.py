@@ -1,0 +1,145 @@
+"""`build_preferences(config)`: responses (+ agreement, + conversations) -> saved datasets.
+
+The only module here that reads or writes files: it loads the inputs, runs the pure steps
+(aggregate -> pairs / KTO / SFT -> split) and saves each dataset as a DatasetDict with a
+dataset card, plus `summary.json` and `lineage.json` in the run directory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from datasets import Dataset, DatasetDict, Features
+
+from feedback.preferences.aggregate import PreferenceDataError, aggregate_records
+from feedback.preferences.card import describe, render_card
+from feedback.preferences.config import PreferencesConfig
+from feedback.preferences.kto import build_kto
+from feedback.preferences.pairs import build_pairs
+from feedback.preferences.rows import FEATURES
+from feedback.preferences.sft import build_sft
+from feedback.preferences.signals import COLUMNS, signal_examples
+from feedback.preferences.split import assign_splits
+from supportloop.config import dump_config
+from supportloop.runs import (
+    RunDir,
+    dataset_fingerprint,
+    file_fingerprint,
+    load_dataset_artifact,
+    package_versions,
+)
+
+RESPONSE_COLUMNS = {
+    "record_id", "conversation_id", "turn_index", "prompt", "candidates", "annotator", "status",
+}  # fmt: skip
+
+
+@dataclass
+class BuildResult:
+    run_dir: Path
+    datasets: dict[str, DatasetDict]
+    summary: dict[str, Any]
+
+
+def _load(path: Path, required: set[str], what: str) -> Dataset:
+    dataset = load_dataset_artifact(path)
+    if not isinstance(dataset, Dataset):
+        raise PreferenceDataError(
+            f"{path}: expected a {what} Dataset, found a {type(dataset).__name__}"
+        )
+    missing = required - set(dataset.column_names)
+    if missing:
+        raise PreferenceDataError(f"{path}: {what} dataset lacks columns {sorted(missing)}")
+    return dataset
+
+
+def _to_dataset(rows: list[dict[str, Any]], features: Features) -> Dataset:
+    """Column-wise, so an empty split still gets every column (from_list([]) has none)."""
+    return Dataset.from_dict({key: [row[key] for row in rows] for key in features}, features)
+
+
+def build_preferences(config: PreferencesConfig) -> BuildResult:
+    inputs = config.inputs
+    responses = _load(inputs.responses, RESPONSE_COLUMNS, "responses")
+    fingerprints = {"responses": dataset_fingerprint(responses)}
+    agreement: dict[str, float | None] = {}
+    if inputs.agreement is not None:
+        table = _load(inputs.agreement, {"record_id", "agreement"}, "record agreement")
+        agreement = dict(zip(table["record_id"], table["agreement"], strict=True))
+        fingerprints["record_agreement"] = dataset_fingerprint(table)
+
+    aggregated = aggregate_records(responses, agreement, config.aggregation, config.agreement)
+    records = aggregated.records
+    signals: list = []
+    signal_stats: dict[str, int] = {}
+    if inputs.conversations is not None:
+        conversations = _load(
+            inputs.conversations, {"conversation_id", "messages"}, "conversations"
+        )
+        fingerprints["conversations"] = dataset_fingerprint(conversations)
+        present = [c for c in COLUMNS if c in conversations.column_names]
+        signals, signal_stats = signal_examples(conversations.select_columns(present), config.kto)
+
+    pair_rows, pair_stats = build_pairs(records, config.pairs)
+    kto_rows, kto_stats = build_kto(records, signals, config.kto)
+    sft_rows, sft_stats = build_sft(records)
+    kto_stats["filters"].update(signal_stats)
+    splits, split_stats = assign_splits(
+        {"pairs": pair_rows, "kto": kto_rows, "sft": sft_rows},
+        config.split.test_size,
+        config.split.seed,
+        config.split.by_customer,
+    )
+
+    run = RunDir(config.resolved_output_dir(), "preferences")
+    stats = {"pairs": pair_stats, "kto": kto_stats, "sft": sft_stats}
+    summary: dict[str, Any] = {
+        "run_dir": str(run.path),
+        "aggregation": aggregated.stats,
+        "split": {**config.split.model_dump(), **split_stats},
+        "datasets": {},
+    }
+    for name, sides in splits.items():
+        described = describe(sides)
+        summary["datasets"][name] = {**described, **stats[name]}
+    lineage = {
+        "inputs": fingerprints,
+        "config": dump_config(config),
+        "versions": package_versions(),
+    }
+
+    saved: dict[str, DatasetDict] = {}
+    outputs: dict[str, str] = {}
+    for name, sides in splits.items():
+        saved[name] = DatasetDict(
+            {side: _to_dataset(rows, FEATURES[name]) for side, rows in sides.items()}
+        )
+        target = run.path / name
+        # An empty split must still get one (empty) shard, or load_from_disk fails on it.
+        empty = {side: 1 for side, data in saved[name].items() if data.num_rows == 0}
+        saved[name].save_to_disk(str(target), num_shards=empty)
+        (target / "README.md").write_text(render_card(name, summary, lineage), encoding="utf-8")
+        outputs[name] = file_fingerprint(target)
+    run.write_summary(summary)
+    run.write_lineage(inputs=fingerprints, config=lineage["config"], outputs=outputs)
+    if config.hub.repo_prefix:
+        push_to_hub(run.path, saved, config.hub.repo_prefix, config.hub.private)
+    return BuildResult(run.path, saved, summary)
+
+
+def push_to_hub(run_dir: Path, saved: dict[str, DatasetDict], prefix: str, private: bool) -> None:
+    """Each dataset to `<prefix>-<name>`, with its card (needs a hub and a token)."""
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    for name, dataset in saved.items():
+        repo_id = f"{prefix}-{name}"
+        dataset.push_to_hub(repo_id, private=private)
+        api.upload_file(
+            path_or_fileobj=str(run_dir / name / "README.md"),
+            path_in_repo="README.md",
+            repo_id=repo_id,
+            repo_type="dataset",
+        )
