@@ -4,6 +4,6 @@ Add a stage's commands by importing its module from `supportloop.commands` here.
 """
 
 from supportloop.app import app
-from supportloop.commands import ingest, preferences, setup  # noqa: F401  (registers commands)
+from supportloop.commands import preferences, setup  # noqa: F401  (registers commands)
 
 __all__ = ["app"]
