@@ -1,0 +1,1 @@
+"""Argilla: the embedded server stack, dataset settings, push, pull, agreement, webhooks."""

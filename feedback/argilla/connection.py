@@ -1,0 +1,78 @@
+"""Which Argilla server to talk to, and with which key: env first, then the embedded stack.
+
+`ARGILLA_API_URL` + `ARGILLA_API_KEY` in the environment win (stock Argilla, an HF Space); the
+embedded stack is never started then. Otherwise the credentials file written by
+`supportloop argilla up` (mode 0600) supplies the URL and the keys. Keys are kept out of
+`repr` so they never land in logs or tracebacks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import requests
+
+from supportloop.errors import UserError
+
+if TYPE_CHECKING:
+    import argilla as rg
+
+
+class ArgillaConnectionError(UserError):
+    """No server configured, or a user missing from the credentials file."""
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One user's access to one Argilla server."""
+
+    api_url: str
+    username: str | None
+    api_key: str = field(repr=False)
+    workspace: str | None = None
+
+    def client(self) -> rg.Argilla:
+        import argilla as rg
+
+        return rg.Argilla(api_url=self.api_url, api_key=self.api_key, timeout=120)
+
+    def session(self) -> requests.Session:
+        """A `requests` session for the REST calls the SDK does not cover (rankings, status)."""
+        session = requests.Session()
+        session.headers["X-Argilla-Api-Key"] = self.api_key
+        return session
+
+
+def external_server() -> bool:
+    return bool(os.environ.get("ARGILLA_API_URL") and os.environ.get("ARGILLA_API_KEY"))
+
+
+def connect(credentials_file: Path, username: str | None = None) -> Connection:
+    """The owner's connection (or `username`'s): from env when set, else the credentials file."""
+    if external_server() and username is None:
+        return Connection(
+            os.environ["ARGILLA_API_URL"].rstrip("/"),
+            None,
+            os.environ["ARGILLA_API_KEY"],
+            os.environ.get("ARGILLA_WORKSPACE"),
+        )
+    if not credentials_file.is_file():
+        raise ArgillaConnectionError(
+            f"{credentials_file}: no Argilla credentials; run `supportloop argilla up` "
+            "or set ARGILLA_API_URL and ARGILLA_API_KEY"
+        )
+    data = json.loads(credentials_file.read_text(encoding="utf-8"))
+    name = username or data["owner"]
+    if name not in data["users"]:
+        raise ArgillaConnectionError(f"{credentials_file}: no user {name!r}")
+    return Connection(data["api_url"], name, data["users"][name]["api_key"], data["workspace"])
+
+
+def annotators(credentials_file: Path) -> list[str]:
+    """Usernames with the annotator role in the embedded stack's credentials file."""
+    data = json.loads(credentials_file.read_text(encoding="utf-8"))
+    return [name for name, user in data["users"].items() if user["role"] == "annotator"]

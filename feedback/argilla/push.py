@@ -1,0 +1,215 @@
+"""Conversations + candidate replies -> Argilla records, logged in batches, idempotently.
+
+Each judged assistant turn becomes one record whose id is a stable hash of the conversation
+id, the turn index and the candidate set, so re-running or resuming a push updates records
+instead of duplicating them. Candidates come from `training.generate.generate_candidates`
+(logged reply first, then the policy's samples) unless the caller supplies them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from feedback.argilla.connection import Connection
+from feedback.argilla.settings import (
+    CONTEXT_FIELD,
+    CONVERSATION_FIELD,
+    INTERNAL_METADATA,
+    ArgillaConfig,
+    build_settings,
+    slot_names,
+)
+from supportloop.errors import UserError
+from training.generate import Candidate, normalise
+
+PROMPT_ROLES = ("system", "user", "assistant")
+CandidateFn = Callable[[list[list[dict]], list[str | None]], list[list[Candidate]]]
+
+
+class PushError(UserError):
+    """The dataset cannot be created or written."""
+
+
+@dataclass(frozen=True)
+class JudgedTurn:
+    """One assistant turn to judge, with what the record needs from its conversation."""
+
+    conversation: dict[str, Any]
+    turn_index: int
+    prompt: list[dict[str, str]]
+    logged: str | None
+
+
+def record_id(conversation_id: str, turn_index: int, candidates: list[Candidate]) -> str:
+    """Stable id: same conversation, turn and candidate texts -> same record."""
+    key = json.dumps(
+        [conversation_id, turn_index, sorted(normalise(c.text) for c in candidates)],
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def judged_turns(conversations: Iterable[dict[str, Any]], which: str) -> Iterator[JudgedTurn]:
+    """Assistant turns preceded by a user message: the last one, or all of them."""
+    for conv in conversations:
+        messages = conv["messages"]
+        indices = [
+            i
+            for i, m in enumerate(messages)
+            if m["role"] == "assistant" and any(p["role"] == "user" for p in messages[:i])
+        ]
+        for index in indices[-1:] if which == "last" else indices:
+            prompt = [
+                {"role": m["role"], "content": m["content"]}
+                for m in messages[:index]
+                if m["role"] in PROMPT_ROLES
+            ]
+            yield JudgedTurn(conv, index, prompt, messages[index]["content"] or None)
+
+
+def render_context(context: dict[str, Any] | None) -> str:
+    """Markdown of what the assistant saw: retrieved help-center docs and the customer profile."""
+    if not context:
+        return ""
+    parts = []
+    for doc in context.get("retrieved_docs") or []:
+        parts.append(f"**{doc['title']}** (`{doc['doc_id']}`)\n\n{doc['text']}")
+    profile = context.get("customer_profile")
+    if profile and profile not in ("{}", "null"):
+        try:
+            shown = json.dumps(json.loads(profile), indent=2, ensure_ascii=False)
+        except json.JSONDecodeError:
+            shown = profile
+        parts.append(f"**Customer profile**\n\n```json\n{shown}\n```")
+    return "\n\n---\n\n".join(parts)
+
+
+def _metadata(conv: dict[str, Any], turn: JudgedTurn, candidates: list[Candidate]) -> dict:
+    signals = conv.get("signals") or {}
+    thumbs = signals.get("thumbs") or []
+    yes_no = {True: "yes", False: "no", None: "unknown"}
+    metadata = {
+        "topic": conv.get("topic") or "unknown",
+        "model_version": conv.get("model_version") or "unknown",
+        "channel": conv.get("channel") or "unknown",
+        "escalated": yes_no[signals.get("escalated")],
+        "resolved_signal": yes_no[signals.get("resolved")],
+        "repeat_contact": yes_no[conv.get("repeat_contact")],
+        "thumbs_down": sum(1 for t in thumbs if t["value"] == "down"),
+        "n_candidates": len(candidates),
+        INTERNAL_METADATA: json.dumps(
+            {
+                "conversation_id": conv["conversation_id"],
+                "customer_id": conv.get("customer_id"),
+                "turn_index": turn.turn_index,
+                "topic": conv.get("topic"),
+                "model_version": conv.get("model_version"),
+                "candidates": [
+                    {"candidate_id": c.candidate_id, "source": c.source} for c in candidates
+                ],  # fmt: skip
+            }
+        ),
+    }
+    if signals.get("csat") is not None:
+        metadata["csat"] = int(signals["csat"])
+    return metadata
+
+
+def build_record_payloads(
+    turns: list[JudgedTurn], candidates: list[list[Candidate]], slots: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Record dicts (id, fields, metadata); turns with fewer than two candidates are skipped."""
+    payloads, skipped = [], 0
+    names = slot_names(slots)
+    for turn, cands in zip(turns, candidates, strict=True):
+        cands = cands[:slots]
+        if len(cands) < 2:
+            skipped += 1
+            continue
+        conv = turn.conversation
+        fields = {
+            CONVERSATION_FIELD: turn.prompt,
+            CONTEXT_FIELD: render_context(conv.get("context")),
+            **{name: cand.text for name, cand in zip(names, cands, strict=False)},
+        }
+        payloads.append(
+            {
+                "id": record_id(conv["conversation_id"], turn.turn_index, cands),
+                "fields": fields,
+                "metadata": _metadata(conv, turn, cands),
+            }
+        )
+    return payloads, skipped
+
+
+def policy_candidates(config: ArgillaConfig) -> CandidateFn:
+    """Candidates from the configured policy model (loaded once, on first use)."""
+
+    def generate(prompts: list[list[dict]], logged: list[str | None]) -> list[list[Candidate]]:
+        from training.generate import generate_candidates, load_policy
+
+        model, tokenizer = load_policy(config.policy.model, config.policy.adapter)
+        return generate_candidates(model, tokenizer, prompts, logged, config.sampling)
+
+    return generate
+
+
+def ensure_dataset(connection: Connection, config: ArgillaConfig) -> Any:
+    """The configured dataset, created with `build_settings` when it does not exist yet."""
+    import argilla as rg
+
+    client = connection.client()
+    workspace = config.workspace or connection.workspace
+    if workspace is None:
+        raise PushError("no workspace: set `workspace:` in the config or ARGILLA_WORKSPACE")
+    dataset = client.datasets(name=config.dataset, workspace=workspace)
+    if dataset is not None:
+        return dataset
+    settings = build_settings(config, client=client)
+    dataset = rg.Dataset(config.dataset, workspace=workspace, settings=settings, client=client)
+    return dataset.create()
+
+
+def dataset_record_count(connection: Connection, dataset_id: Any) -> int:
+    reply = connection.session().get(f"{connection.api_url}/api/v1/datasets/{dataset_id}/progress")
+    reply.raise_for_status()
+    return int(reply.json()["total"])
+
+
+def push(
+    connection: Connection,
+    config: ArgillaConfig,
+    conversations: Iterable[dict[str, Any]],
+    candidate_fn: CandidateFn | None = None,
+    batch_size: int | None = None,
+) -> dict[str, Any]:
+    """Push one record per judged turn; returns counts (turns, logged, created, updated...)."""
+    import argilla as rg
+
+    turns = list(judged_turns(conversations, config.turns))
+    if config.max_records is not None:
+        turns = turns[: config.max_records]
+    candidate_fn = candidate_fn or policy_candidates(config)
+    candidates = candidate_fn([t.prompt for t in turns], [t.logged for t in turns]) if turns else []
+    payloads, skipped = build_record_payloads(turns, candidates, config.candidate_slots)
+    dataset = ensure_dataset(connection, config)
+    before = dataset_record_count(connection, dataset.id)
+    if payloads:
+        records = [
+            rg.Record(id=p["id"], fields=p["fields"], metadata=p["metadata"]) for p in payloads
+        ]
+        dataset.records.log(records, batch_size=batch_size or config.batch_size)
+    created = dataset_record_count(connection, dataset.id) - before
+    return {
+        "dataset": config.dataset,
+        "dataset_id": str(dataset.id),
+        "turns": len(turns),
+        "records": len(payloads),
+        "created": created,
+        "updated": len(payloads) - created,
+        "skipped_fewer_than_2_candidates": skipped,
+    }
