@@ -110,7 +110,7 @@ def _metadata(conv: dict[str, Any], turn: JudgedTurn, candidates: list[Candidate
                 "model_version": conv.get("model_version"),
                 "candidates": [
                     {"candidate_id": c.candidate_id, "source": c.source} for c in candidates
-                ],  # fmt: skip
+                ],
             }
         ),
     }

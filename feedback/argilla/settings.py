@@ -117,12 +117,12 @@ def build_settings(config: ArgillaConfig, client: rg.Argilla | None = None) -> r
             use_markdown=True,
             required=False,
             client=client,
-        ),  # fmt: skip
+        ),
     ]
     fields += [
         rg.TextField(
             name, title=f"Candidate {i}", required=i <= 2, use_markdown=False, client=client
-        )  # fmt: skip
+        )
         for i, name in enumerate(slots, start=1)
     ]
     q = config.questions
@@ -135,7 +135,7 @@ def build_settings(config: ArgillaConfig, client: rg.Argilla | None = None) -> r
                 title="Rank the candidates (1 = best)",
                 required=True,
                 client=client,
-            )  # fmt: skip
+            )
         )
     for i in range(1, config.candidate_slots + 1):
         if q.resolves:
@@ -146,7 +146,7 @@ def build_settings(config: ArgillaConfig, client: rg.Argilla | None = None) -> r
                     required=False,
                     title=f"Candidate {i}: resolves the customer's issue?",
                     client=client,
-                )  # fmt: skip
+                )
             )
         if q.rating:
             questions.append(
@@ -156,7 +156,7 @@ def build_settings(config: ArgillaConfig, client: rg.Argilla | None = None) -> r
                     required=False,
                     title=f"Candidate {i}: overall quality (1-5)",
                     client=client,
-                )  # fmt: skip
+                )
             )
         if q.flags:
             questions.append(
@@ -166,7 +166,7 @@ def build_settings(config: ArgillaConfig, client: rg.Argilla | None = None) -> r
                     required=False,
                     title=f"Candidate {i}: policy flags",
                     client=client,
-                )  # fmt: skip
+                )
             )
     if q.correction:
         questions.append(
@@ -175,7 +175,7 @@ def build_settings(config: ArgillaConfig, client: rg.Argilla | None = None) -> r
                 required=False,
                 client=client,
                 title="Corrected reply (optional): what the assistant should say",
-            )  # fmt: skip
+            )
         )
     metadata = [
         rg.TermsMetadataProperty("topic", client=client),
