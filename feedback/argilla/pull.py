@@ -1,0 +1,212 @@
+"""Argilla responses -> the responses dataset (one row per record x annotator), incrementally.
+
+Reads records with every annotator's responses through the REST API as the owner (the SDK's
+`Record.responses` drops ranking ranks). Submitted and discarded responses become rows;
+drafts are counted and left out until submitted. The pull directory keeps a small state file:
+when the dataset's `last_activity_at` has not moved since the last pull nothing is fetched,
+and otherwise only responses that are new or changed since then are reported as new (and saved
+as `new_responses` for listeners); `responses` is always the complete current set.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from datasets import Dataset, Features, Sequence, Value
+
+from feedback.argilla.connection import Connection
+from feedback.argilla.settings import (
+    CONVERSATION_FIELD,
+    CORRECTION_QUESTION,
+    INTERNAL_METADATA,
+    RANKING_QUESTION,
+    ArgillaConfig,
+    slot_names,
+)
+from supportloop.errors import UserError
+from supportloop.runs import write_json_atomic
+
+STATE_FILE = "pull_state.json"
+PAGE_SIZE = 1000
+_MESSAGE = {"role": Value("string"), "content": Value("string")}
+RESPONSE_FEATURES = Features(
+    {
+        "record_id": Value("string"),
+        "conversation_id": Value("string"),
+        "customer_id": Value("string"),
+        "turn_index": Value("int64"),
+        "prompt": [_MESSAGE],
+        "candidates": [
+            {"candidate_id": Value("string"), "text": Value("string"), "source": Value("string")}
+        ],
+        "annotator": Value("string"),
+        "status": Value("string"),
+        "ranking": Sequence(Value("int64")),
+        "ratings": Sequence(Value("int64")),
+        "resolves": Sequence(Value("string")),
+        "flags": Sequence(Sequence(Value("string"))),
+        "correction": Value("string"),
+        "submitted_at": Value("string"),
+        "topic": Value("string"),
+        "model_version": Value("string"),
+    }
+)
+
+
+class PullError(UserError):
+    """The dataset to pull from does not exist or cannot be read."""
+
+
+def find_dataset(connection: Connection, config: ArgillaConfig) -> dict[str, Any]:
+    """The dataset's REST description (id, last_activity_at...), by name and workspace."""
+    session = connection.session()
+    workspace = config.workspace or connection.workspace
+    reply = session.get(f"{connection.api_url}/api/v1/me/datasets")
+    reply.raise_for_status()
+    workspaces = session.get(f"{connection.api_url}/api/v1/me/workspaces").json()["items"]
+    ws_ids = {w["id"] for w in workspaces if workspace is None or w["name"] == workspace}
+    for dataset in reply.json()["items"]:
+        if dataset["name"] == config.dataset and dataset["workspace_id"] in ws_ids:
+            return dataset
+    raise PullError(f"dataset {config.dataset!r} not found in workspace {workspace!r}; push first")
+
+
+def _usernames(connection: Connection, workspace_id: str) -> dict[str, str]:
+    """user id -> username: all users for an owner, else the workspace's members."""
+    session = connection.session()
+    reply = session.get(f"{connection.api_url}/api/v1/users")
+    if reply.status_code != 200:
+        reply = session.get(f"{connection.api_url}/api/v1/workspaces/{workspace_id}/users")
+    reply.raise_for_status()
+    return {u["id"]: u["username"] for u in reply.json()["items"]}
+
+
+def iter_records(
+    connection: Connection, dataset_id: str, responses: bool = True
+) -> list[dict[str, Any]]:
+    """Every record of the dataset (with all responses), paged by the DB-backed list endpoint."""
+    session, records, offset = connection.session(), [], 0
+    params = {"include": "responses"} if responses else {}
+    while True:
+        reply = session.get(
+            f"{connection.api_url}/api/v1/datasets/{dataset_id}/records",
+            params={**params, "offset": offset, "limit": PAGE_SIZE},
+        )
+        reply.raise_for_status()
+        page = reply.json()["items"]
+        records += page
+        if len(page) < PAGE_SIZE:
+            return records
+        offset += PAGE_SIZE
+
+
+def _value(values: dict[str, Any], name: str) -> Any:
+    return (values.get(name) or {}).get("value")
+
+
+def response_row(
+    record: dict[str, Any], response: dict[str, Any], annotator: str, slots: int
+) -> dict[str, Any]:
+    """One row of the responses contract from a REST record and one of its responses."""
+    info = json.loads(record["metadata"][INTERNAL_METADATA])
+    names = slot_names(slots)[: len(info["candidates"])]
+    candidates = [
+        {**cand, "text": record["fields"].get(name) or ""}
+        for cand, name in zip(info["candidates"], names, strict=True)
+    ]
+    values = response.get("values") or {}
+    submitted = response["status"] == "submitted"
+    ranks = {item["value"]: item["rank"] for item in _value(values, RANKING_QUESTION) or []}
+    ranking = [ranks.get(name) for name in names] if submitted and ranks else None
+    if ranking is not None and None in ranking:
+        ranking = None  # a partial ranking cannot be aligned with the candidates
+    per_slot = range(1, len(names) + 1)
+    return {
+        "record_id": record["external_id"],
+        "conversation_id": info["conversation_id"],
+        "customer_id": info.get("customer_id"),
+        "turn_index": info["turn_index"],
+        "prompt": [
+            {"role": m["role"], "content": m["content"]}
+            for m in record["fields"][CONVERSATION_FIELD]
+        ],
+        "candidates": candidates,
+        "annotator": annotator,
+        "status": response["status"],
+        "ranking": ranking,
+        "ratings": [_value(values, f"rating_{i}") if submitted else None for i in per_slot],
+        "resolves": [_value(values, f"resolves_{i}") if submitted else None for i in per_slot],
+        "flags": [(_value(values, f"flags_{i}") or []) if submitted else [] for i in per_slot],
+        "correction": (_value(values, CORRECTION_QUESTION) or None) if submitted else None,
+        "submitted_at": response["updated_at"],
+        "topic": info.get("topic"),
+        "model_version": info.get("model_version"),
+    }
+
+
+def _read_state(pull_dir: Path) -> dict[str, Any]:
+    path = pull_dir / STATE_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _save(dataset: Dataset, target: Path) -> None:
+    """save_to_disk through a sibling temp dir, so a reader never sees half a dataset."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    dataset.save_to_disk(str(tmp))
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+
+
+def pull(connection: Connection, config: ArgillaConfig) -> dict[str, Any]:
+    """Pull into `config.pull_dir`; returns counts (rows, new, changed, drafts, skipped...)."""
+    pull_dir = config.pull_dir
+    pull_dir.mkdir(parents=True, exist_ok=True)
+    dataset = find_dataset(connection, config)
+    state = _read_state(pull_dir)
+    same_dataset = state.get("dataset_id") == dataset["id"]
+    if same_dataset and state.get("last_activity_at") == dataset["last_activity_at"]:
+        return {**state["summary"], "new": 0, "changed": 0, "fetched": False}
+    seen: dict[str, str] = state.get("seen", {}) if same_dataset else {}
+    users = _usernames(connection, dataset["workspace_id"])
+    rows, new_rows, statuses = [], [], Counter()
+    new = changed = 0
+    for record in iter_records(connection, dataset["id"]):
+        for response in record.get("responses") or []:
+            statuses[response["status"]] += 1
+            if response["status"] == "draft":
+                continue
+            annotator = users.get(response["user_id"], response["user_id"])
+            row = response_row(record, response, annotator, config.candidate_slots)
+            rows.append(row)
+            previous = seen.get(response["id"])
+            if previous != response["updated_at"]:
+                new_rows.append(row)
+                new, changed = (new + 1, changed) if previous is None else (new, changed + 1)
+            seen[response["id"]] = response["updated_at"]
+    _save(Dataset.from_list(rows, features=RESPONSE_FEATURES), pull_dir / "responses")
+    _save(Dataset.from_list(new_rows, features=RESPONSE_FEATURES), pull_dir / "new_responses")
+    summary = {
+        "dataset": config.dataset,
+        "dataset_id": dataset["id"],
+        "rows": len(rows),
+        "submitted": statuses["submitted"],
+        "discarded": statuses["discarded"],
+        "drafts_skipped": statuses["draft"],
+        "records_with_responses": len({r["record_id"] for r in rows}),
+        "annotators": sorted({r["annotator"] for r in rows}),
+    }
+    write_json_atomic(
+        pull_dir / STATE_FILE,
+        {
+            "dataset_id": dataset["id"],
+            "last_activity_at": dataset["last_activity_at"],
+            "seen": seen,
+            "summary": summary,
+        },
+    )
+    return {**summary, "new": new, "changed": changed, "fetched": True}

@@ -1,0 +1,194 @@
+"""SIMULATED annotators for the embedded demo only; real annotators use the Argilla UI.
+
+Each simulated annotator logs in with its own API key, asks the server for its pending queue
+(the same search the UI makes) and submits responses through the REST API, like a person
+would, so nothing downstream can tell the difference. The answers come from documented rules
+over the record's ground truth, plus per-annotator noise so agreement statistics are
+non-trivial:
+
+- the logged reply's quality comes from the conversation's outcome signals (resolved: 0.8,
+  unresolved: 0.2, unknown: 0.5); a generated reply's from how much of the retrieved policy
+  text and the customer's last message it reuses (word overlap), with very short replies
+  penalised;
+- resolves_issue: quality >= 0.6 "yes", >= 0.35 "partly", else "no"; ranking: by quality;
+- flags by pattern: a promised refund/discount/compensation is `unauthorised_commitment`,
+  asking for an order number or email the conversation already holds is `asks_known_info`;
+- noise: every quality gets Gaussian noise with the annotator's `noise` as standard deviation,
+  seeded by (seed, annotator, record), so a run is reproducible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from typing import Any
+
+from pydantic import Field
+
+from feedback.argilla.connection import Connection
+from feedback.argilla.settings import (
+    CONTEXT_FIELD,
+    CONVERSATION_FIELD,
+    INTERNAL_METADATA,
+    RANKING_QUESTION,
+    ArgillaConfig,
+    question_names,
+    slot_names,
+)
+from supportloop.config import StrictModel
+
+_WORD = re.compile(r"[a-z0-9]+")
+_COMMITMENT = re.compile(
+    r"\b(i will|i'll|we will|we'll|i can|we can)\b[^.]*\b(refund|discount|compensat\w*|voucher|"
+    r"credit)",
+    re.I,
+)
+_ASKS_ORDER = re.compile(r"\b(order (number|id)|your email)\b", re.I)
+_KNOWN_ORDER = re.compile(r"#?W\d{5,}|<EMAIL>|order (number|id)? ?#?\d{4,}", re.I)
+
+
+class SimulationConfig(StrictModel):
+    """Demo annotators: username -> noise (standard deviation added to each quality)."""
+
+    annotators: dict[str, float] = Field(
+        default_factory=lambda: {"annotator-1": 0.05, "annotator-2": 0.15, "annotator-3": 0.3}
+    )
+    max_records_per_annotator: int | None = Field(None, ge=1)
+    seed: int = 0
+
+
+def _words(text: str) -> set[str]:
+    return set(_WORD.findall(text.lower()))
+
+
+def candidate_quality(
+    text: str, source: str, context: str, last_user: str, resolved: str | None
+) -> float:
+    """Rule-based quality in [0, 1] (see the module docstring)."""
+    if source == "logged":
+        return {"yes": 0.8, "no": 0.2}.get(resolved or "", 0.5)
+    words = _words(text)
+    if not words:
+        return 0.0
+    reference = _words(context) | _words(last_user)
+    overlap = len(words & reference) / len(words)
+    short_penalty = 0.3 if len(words) < 5 else 0.0
+    return max(0.0, min(1.0, 0.2 + 0.8 * overlap - short_penalty))
+
+
+def candidate_flags(text: str, conversation_text: str) -> list[str]:
+    flags = []
+    if _COMMITMENT.search(text):
+        flags.append("unauthorised_commitment")
+    if _ASKS_ORDER.search(text) and _KNOWN_ORDER.search(conversation_text):
+        flags.append("asks_known_info")
+    return flags
+
+
+def _resolves(quality: float) -> str:
+    return "yes" if quality >= 0.6 else "partly" if quality >= 0.35 else "no"
+
+
+def answer(
+    record: dict[str, Any], config: ArgillaConfig, noise: float, rng: random.Random
+) -> dict[str, Any]:
+    """Response values for one record (the owner's REST view), as one simulated annotator."""
+    fields, slots = record["fields"], slot_names(config.candidate_slots)
+    info = json.loads(record["metadata"][INTERNAL_METADATA])
+    messages = fields[CONVERSATION_FIELD]
+    last_user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+    conversation_text = " ".join(m["content"] for m in messages)
+    resolved = record["metadata"].get("resolved_signal")
+    shown = [(slot, fields.get(slot)) for slot in slots if fields.get(slot)]
+    quality = {}
+    for (slot, text), cand in zip(shown, info["candidates"], strict=False):
+        base = candidate_quality(text, cand["source"], fields.get(CONTEXT_FIELD) or "",
+                                 last_user, resolved)  # fmt: skip
+        quality[slot] = min(1.0, max(0.0, base + rng.gauss(0.0, noise)))
+    order = sorted(slots, key=lambda s: (-quality.get(s, -1.0), slots.index(s)))
+    names = question_names(config)
+    values: dict[str, Any] = {}
+    if "ranking" in names:
+        ranked = [{"value": slot, "rank": rank} for rank, slot in enumerate(order, start=1)]
+        values[RANKING_QUESTION] = {"value": ranked}
+    for index, (slot, text) in enumerate(shown, start=1):
+        if "resolves" in names:
+            values[f"resolves_{index}"] = {"value": _resolves(quality[slot])}
+        if "rating" in names:
+            values[f"rating_{index}"] = {"value": 1 + round(4 * quality[slot])}
+        flags = candidate_flags(text, conversation_text)
+        if "flags" in names and flags:
+            values[f"flags_{index}"] = {"value": flags}
+    return values
+
+
+def pending_records(
+    connection: Connection, dataset_id: str, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """The annotator's queue: records without a response from them, as the UI asks for it."""
+    body = {
+        "filters": {
+            "and": [
+                {
+                    "type": "terms",
+                    "scope": {"entity": "response", "property": "status"},
+                    "values": ["pending"],
+                },
+                {
+                    "type": "terms",
+                    "scope": {"entity": "record", "property": "status"},
+                    "values": ["pending"],
+                },
+            ]
+        }
+    }
+    found, offset, page = [], 0, 100
+    session = connection.session()
+    while limit is None or len(found) < limit:
+        reply = session.post(
+            f"{connection.api_url}/api/v1/me/datasets/{dataset_id}/records/search",
+            params={"offset": offset, "limit": page},
+            json=body,
+        )
+        reply.raise_for_status()
+        items = [item["record"] for item in reply.json()["items"]]
+        found += items
+        if len(items) < page:
+            break
+        offset += page
+    return found[:limit] if limit is not None else found
+
+
+def simulate(
+    owner: Connection,
+    annotators: dict[str, Connection],
+    config: ArgillaConfig,
+    sim: SimulationConfig,
+) -> dict[str, int]:
+    """Every configured annotator works through its queue; returns submissions per annotator.
+
+    The owner's view of each record supplies the ground truth (candidate sources) that the
+    annotators' own view hides; the annotators only submit.
+    """
+    from feedback.argilla.pull import find_dataset, iter_records
+
+    dataset_id = find_dataset(owner, config)["id"]
+    truth = {record["id"]: record for record in iter_records(owner, dataset_id, responses=False)}
+    submitted: dict[str, int] = {}
+    for username, noise in sim.annotators.items():
+        connection = annotators[username]
+        session = connection.session()
+        count = 0
+        for record in pending_records(connection, dataset_id, sim.max_records_per_annotator):
+            seed = hashlib.sha256(f"{sim.seed}:{username}:{record['id']}".encode()).digest()
+            values = answer(truth[record["id"]], config, noise, random.Random(seed))
+            reply = session.post(
+                f"{connection.api_url}/api/v1/records/{record['id']}/responses",
+                json={"status": "submitted", "values": values},
+            )
+            reply.raise_for_status()
+            count += 1
+        submitted[username] = count
+    return submitted
