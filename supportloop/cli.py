@@ -4,6 +4,7 @@ Add a stage's commands by importing its module from `supportloop.commands` here.
 """
 
 from supportloop.app import app
+from supportloop.commands import argilla  # noqa: F401  (registers the argilla sub-app)
 from supportloop.commands import preferences, setup  # noqa: F401  (registers commands)
 
 __all__ = ["app"]

@@ -1,0 +1,246 @@
+"""`supportloop argilla ...`: embedded server, push, pull, agreement, webhooks, demo annotators."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from supportloop.app import OVERRIDES_HELP, app, console, user_errors
+
+if TYPE_CHECKING:
+    from feedback.argilla.settings import ArgillaConfig
+    from feedback.argilla.stack import StackConfig
+
+argilla_app = typer.Typer(
+    help=(
+        "Annotation in Argilla: run the embedded server, push records, pull responses, "
+        "measure agreement. With ARGILLA_API_URL/ARGILLA_API_KEY set, every command uses that "
+        "server and nothing local is started."
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(argilla_app, name="argilla")
+
+STACK_CONFIG = Path("configs/argilla/stack.yaml")
+DATASET_CONFIG = Path("configs/argilla/default.yaml")
+StackOption = Annotated[Path, typer.Option("--config", help="Stack config (YAML).")]
+Overrides = Annotated[list[str] | None, typer.Argument(help=OVERRIDES_HELP)]
+ConfigArg = Annotated[
+    Path, typer.Argument(help="Dataset config, e.g. configs/argilla/default.yaml")
+]
+
+
+def _stack_config(config: Path, overrides: list[str] | None) -> StackConfig:
+    from feedback.argilla.stack import StackConfig
+    from supportloop.config import load_config
+
+    return load_config(StackConfig, config, overrides or [])
+
+
+def _dataset_config(config: Path, overrides: list[str] | None) -> ArgillaConfig:
+    from feedback.argilla.settings import ArgillaConfig
+    from supportloop.config import load_config
+
+    return load_config(ArgillaConfig, config, overrides or [])
+
+
+@argilla_app.command()
+@user_errors
+def up(overrides: Overrides = None, config: StackOption = STACK_CONFIG) -> None:
+    """Start the embedded Argilla server (Redis, osmem, server, worker) and wait until ready.
+
+    Idempotent: returns at once when it is already running. Prints the UI URL and where the
+    credentials file is (passwords and API keys are never printed).
+    """
+    from feedback.argilla.connection import external_server
+    from feedback.argilla.stack import up as stack_up
+
+    if external_server():
+        console.print("ARGILLA_API_URL/ARGILLA_API_KEY are set: using that server, starting none")
+        return
+    started = time.monotonic()
+    info = stack_up(_stack_config(config, overrides))
+    verb = "started" if info.started else "already running"
+    console.print(f"Argilla {verb} in {time.monotonic() - started:.1f} s: {info.api_url}")
+    console.print(f"credentials (0600): {info.credentials_file}")
+
+
+@argilla_app.command()
+@user_errors
+def down(overrides: Overrides = None, config: StackOption = STACK_CONFIG) -> None:
+    """Stop the processes `up` started (only those; the data directory stays)."""
+    from feedback.argilla.stack import down as stack_down
+
+    stopped = stack_down(_stack_config(config, overrides))
+    console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+@argilla_app.command()
+@user_errors
+def status(overrides: Overrides = None, config: StackOption = STACK_CONFIG) -> None:
+    """Report whether each process of the embedded stack runs and the API answers."""
+    from feedback.argilla.connection import external_server
+    from feedback.argilla.stack import status as stack_status
+
+    if external_server():
+        console.print("using the server in ARGILLA_API_URL (not managed here)")
+        return
+    info = stack_status(_stack_config(config, overrides))
+    for name, alive in info["processes"].items():
+        console.print(f"{name}: {'running' if alive else 'stopped'}")
+    console.print(f"API {info['api_url'] or '-'}: {'ok' if info['api_ok'] else 'not answering'}")
+    if not info["api_ok"]:
+        raise typer.Exit(1)
+
+
+@argilla_app.command()
+@user_errors
+def push(
+    config: ConfigArg = DATASET_CONFIG,
+    overrides: Overrides = None,
+    out: Annotated[Path, typer.Option(help="Run directory for summary + lineage.")] = Path(
+        "runs/argilla/push"
+    ),
+) -> None:
+    """Push one record per judged assistant turn (logged reply + generated candidates).
+
+    Record ids are stable hashes of (conversation, turn, candidate set): re-running updates
+    records instead of duplicating them. Candidates come from `policy` with `sampling`.
+    """
+    from feedback.argilla.connection import connect
+    from feedback.argilla.push import push as push_records
+    from supportloop.config import dump_config
+    from supportloop.errors import UserError
+    from supportloop.runs import RunDir, dataset_fingerprint, load_dataset_artifact
+
+    cfg = _dataset_config(config, overrides)
+    if cfg.conversations is None:
+        raise UserError(f"{config}: set `conversations:` (an ingest run's conversations dataset)")
+    conversations = load_dataset_artifact(cfg.conversations)
+    summary = push_records(connect(cfg.credentials), cfg, conversations)
+    run = RunDir(out, "argilla-push")
+    run.write_summary(summary)
+    run.write_lineage(
+        inputs={"conversations": dataset_fingerprint(conversations)},
+        config=dump_config(cfg),
+        outputs={"dataset_id": summary["dataset_id"]},
+    )
+    console.print(
+        f"{summary['records']} records -> {summary['dataset']}: {summary['created']} created, "
+        f"{summary['updated']} updated ({summary['skipped_fewer_than_2_candidates']} turns skipped:"
+        " fewer than 2 distinct candidates)"
+    )
+
+
+@argilla_app.command()
+@user_errors
+def pull(config: ConfigArg = DATASET_CONFIG, overrides: Overrides = None) -> None:
+    """Pull submitted and discarded responses (one row per record x annotator), incrementally.
+
+    Writes `<pull_dir>/responses` (all current rows) and `<pull_dir>/new_responses` (new or
+    changed since the previous pull); drafts are counted, not pulled.
+    """
+    from feedback.argilla.connection import connect
+    from feedback.argilla.pull import pull as pull_responses
+
+    cfg = _dataset_config(config, overrides)
+    result = pull_responses(connect(cfg.credentials), cfg)
+    console.print(
+        f"{result['rows']} responses ({result['submitted']} submitted, {result['discarded']} "
+        f"discarded; {result['drafts_skipped']} drafts skipped) from "
+        f"{result['records_with_responses']} records; new {result['new']}, changed "
+        f"{result['changed']} -> {cfg.pull_dir / 'responses'}"
+    )
+
+
+@argilla_app.command()
+@user_errors
+def agreement(
+    config: ConfigArg = DATASET_CONFIG,
+    overrides: Overrides = None,
+    out: Annotated[Path, typer.Option(help="Run directory.")] = Path("runs/argilla/agreement"),
+) -> None:
+    """Krippendorff's alpha per question, agreement per annotator and per record (saved)."""
+    from rich.table import Table
+
+    from feedback.argilla.agreement import compute_agreement
+    from supportloop.config import dump_config
+    from supportloop.runs import RunDir, dataset_fingerprint, load_dataset_artifact
+
+    cfg = _dataset_config(config, overrides)
+    responses = load_dataset_artifact(cfg.pull_dir / "responses")
+    records, summary = compute_agreement(responses)
+    run = RunDir(out, "argilla-agreement")
+    target = run.save_dataset("record_agreement", records)
+    run.write_summary(summary)
+    run.write_lineage(
+        inputs={"responses": dataset_fingerprint(responses)},
+        config=dump_config(cfg),
+        outputs={"record_agreement": str(target)},
+    )
+    table = Table("question", "Krippendorff alpha")
+    for question, alpha in summary["alpha"].items():
+        table.add_row(question, "-" if alpha is None else f"{alpha:.3f}")
+    console.print(table)
+    people = Table("annotator", "agreement with others")
+    for who, score in summary["annotator_agreement"].items():
+        people.add_row(who, "-" if score is None else f"{score:.3f}")
+    console.print(people)
+    console.print(f"{summary['records']} records; saved to {run.path}")
+
+
+@argilla_app.command()
+@user_errors
+def simulate(config: ConfigArg = DATASET_CONFIG, overrides: Overrides = None) -> None:
+    """DEMO ONLY: simulated annotators submit responses through the API (rules + noise).
+
+    Uses the embedded stack's annotator accounts; see feedback/argilla/simulate.py for the
+    rules. Real annotation happens in the Argilla UI.
+    """
+    from feedback.argilla.connection import connect
+    from feedback.argilla.simulate import SimulationConfig
+    from feedback.argilla.simulate import simulate as run_simulation
+
+    cfg = _dataset_config(config, overrides)
+    sim = SimulationConfig()
+    owner = connect(cfg.credentials)
+    annotators = {name: connect(cfg.credentials, name) for name in sim.annotators}
+    counts = run_simulation(owner, annotators, cfg, sim)
+    console.print("[bold yellow]SIMULATED annotators[/] submitted: " + ", ".join(
+        f"{who} {n}" for who, n in counts.items()))  # fmt: skip
+
+
+@argilla_app.command()
+@user_errors
+def listen(
+    config: ConfigArg = DATASET_CONFIG,
+    overrides: Overrides = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0: any free port).")] = 0,
+    public_url: Annotated[
+        str | None, typer.Option(help="URL the Argilla server reaches this listener at.")
+    ] = None,
+) -> None:
+    """Pull incrementally each time Argilla reports a completed record (webhook); Ctrl-C stops.
+
+    Registers a `record.completed` webhook for the run and deletes it on exit.
+    """
+    from feedback.argilla.connection import connect
+    from feedback.argilla.webhooks import WebhookListener
+
+    cfg = _dataset_config(config, overrides)
+
+    def report(result: dict) -> None:
+        console.print(f"pulled: {result['new']} new, {result['changed']} changed, "
+                      f"{result['rows']} total")  # fmt: skip
+
+    with WebhookListener(connect(cfg.credentials), cfg, host, port, public_url, report) as hook:
+        console.print(f"listening at {hook.url} for record.completed on {cfg.dataset}")
+        try:
+            while True:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            console.print("stopping")
