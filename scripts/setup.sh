@@ -49,6 +49,19 @@ if ! command -v redis-server >/dev/null || ! command -v chromium >/dev/null; the
   fi
 fi
 
+step "PPO environment (.venv-ppo: TRL 1.12, the last release with PPOTrainer)"
+# The project runs TRL 1.16, which removed PPOTrainer; the ppo recipe runs here instead
+# (training/ppo_worker.py). TRL 1.12 imports requests without declaring it.
+PPO_PINS=("torch==2.13.0" "trl==1.12.0" "transformers>=5.24,<6" "peft>=0.21,<0.22" "requests>=2.32"
+          "wandb>=0.31,<0.32")
+[ -x .venv-ppo/bin/python ] || "$PYTHON" -m venv .venv-ppo
+.venv-ppo/bin/python -c "from importlib.metadata import version as v
+assert v('trl') == '1.12.0' and all(v(p) for p in ('torch', 'peft', 'requests', 'wandb'))" \
+  2>/dev/null || {
+  .venv-ppo/bin/python -m pip install -q "torch==2.13.0"
+  .venv-ppo/bin/python -m pip install -q "${PPO_PINS[@]}"
+}
+
 step "provision embedded models (GGUF -> safetensors, once)"
 HF_HUB_OFFLINE=1 .venv/bin/supportloop setup
 

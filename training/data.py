@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
     from training.recipes import DataSection
 
+ONLINE_RL = ("rloo", "grpo", "ppo")
+
 # Column sets of the TRL conversational formats (see notes/contracts: preference datasets).
 FORMATS: dict[str, tuple[str, ...]] = {
     "preference (dpo/reward)": ("prompt", "chosen", "rejected"),
@@ -51,7 +53,7 @@ def check_format(algorithm: str, columns: list[str], where: str) -> None:
     """The dataset's own format must be one the algorithm takes; online RL reads any prompts."""
     accepted = ACCEPTED[algorithm]
     found = detect_format(columns)
-    if found in accepted or (algorithm in ("rloo", "grpo", "ppo") and "prompt" in columns):
+    if found in accepted or (algorithm in ONLINE_RL and "prompt" in columns):
         return
     needs = " or ".join(f"{name} {{{', '.join(FORMATS[name])}}}" for name in accepted)
     what = f"a {found} dataset" if found else f"columns {sorted(columns)}"
@@ -89,7 +91,7 @@ def load_splits(algorithm: str, data: DataSection) -> tuple[Dataset, Dataset | N
         train = train.select(range(min(data.max_train_samples, len(train))))
     if evaluation is not None and data.max_eval_samples:
         evaluation = evaluation.select(range(min(data.max_eval_samples, len(evaluation))))
-    if algorithm in ("rloo", "grpo", "ppo"):
+    if algorithm in ONLINE_RL:
         # Online RL only reads prompts; other columns would be passed to reward functions.
         train = train.select_columns(["prompt"])
         evaluation = evaluation.select_columns(["prompt"]) if evaluation is not None else None

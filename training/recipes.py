@@ -7,7 +7,6 @@ available without being re-declared here, and a misspelt option fails before tra
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,15 +20,10 @@ from supportloop.config import (
     load_config,
     project_root,
 )
+from training.data import ONLINE_RL
+from training.trl_options import build_config
 
 Algorithm = Literal["sft", "reward", "dpo", "kto", "rloo", "grpo", "ppo"]
-ONLINE_RL = ("rloo", "grpo", "ppo")
-
-# Trainer options the recipe owns at its top level: set them there, not under `trainer:`.
-_OWNED_TRAINER_KEYS = {
-    "output_dir": "output_dir",
-    "resume_from_checkpoint": "resume",
-}
 
 
 class QuantizationConfig(StrictModel):
@@ -115,53 +109,16 @@ def trl_config_class(algorithm: str) -> type:
     return classes[algorithm]
 
 
-def check_trainer_keys(
-    trainer: dict[str, Any], field_names: set[str], class_name: str, source: str
-) -> None:
-    """One line per key TRL's config class does not know or the recipe owns."""
-    problems = []
-    for key in trainer:
-        if key in _OWNED_TRAINER_KEYS:
-            problems.append(
-                f"{source}: key trainer.{key} is set by the recipe: use "
-                f"{_OWNED_TRAINER_KEYS[key]}=... at the top level"
-            )
-        elif key not in field_names:
-            problems.append(f"{source}: unknown key trainer.{key} (not a field of {class_name})")
-    if problems:
-        raise ConfigError("\n".join(problems))
-
-
-def device_defaults(trainer: dict[str, Any], cuda: bool) -> dict[str, Any]:
-    """Options that depend on the machine, unless the recipe sets them.
-
-    TRL defaults to bf16 autocast, which on CPU is slower than float32 and breaks PPO;
-    `use_cpu` makes a MULTI_GPU accelerate launch on a CPU machine use gloo (see DESIGN.md).
-    """
-    resolved = dict(trainer)
-    if not cuda:
-        resolved.setdefault("use_cpu", True)
-        resolved.setdefault("bf16", False)
-    return resolved
-
-
-def build_trl_config(recipe: Recipe, source: str = "recipe", cuda: bool | None = None):
+def build_trl_config(recipe: Recipe, source: str = "recipe"):
     """Instantiate TRL's config class from the recipe's `trainer:` section."""
-    import torch
-
-    cls = trl_config_class(recipe.algorithm)
-    check_trainer_keys(
-        recipe.trainer, {f.name for f in dataclasses.fields(cls)}, cls.__name__, source
+    return build_config(
+        trl_config_class(recipe.algorithm),
+        recipe.trainer,
+        str(recipe.output_dir),
+        source,
+        seed=recipe.seed,
+        run_name=recipe.output_dir.name,
     )
-    cuda = torch.cuda.is_available() if cuda is None else cuda
-    kwargs = device_defaults(recipe.trainer, cuda)
-    kwargs.setdefault("seed", recipe.seed)
-    kwargs.setdefault("run_name", recipe.output_dir.name)
-    try:
-        return cls(output_dir=str(recipe.output_dir), **kwargs)
-    except (ValueError, TypeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"{source}: trainer rejected by {cls.__name__}: {first}") from None
 
 
 def resolve_recipe_path(name: str | Path) -> Path:
@@ -179,7 +136,7 @@ def load_recipe(name: str | Path, overrides: list[str] = ()) -> Recipe:
     """Read and validate a recipe, including its trainer section (except PPO's, see ppo_worker)."""
     path = resolve_recipe_path(name)
     recipe = load_config(Recipe, path, overrides)
-    if recipe.algorithm in ("rloo", "grpo", "ppo") and recipe.reward is None:
+    if recipe.algorithm in ONLINE_RL and recipe.reward is None:
         raise ConfigError(f"{path}: {recipe.algorithm} needs reward.model (a reward-model run)")
     if recipe.algorithm != "ppo":
         build_trl_config(recipe, source=str(path))

@@ -1,0 +1,119 @@
+"""How a recipe runs: in this process, under `accelerate launch`, or in the PPO environment.
+
+`supportloop train` calls `launch(...)`; each process started by `accelerate launch` runs
+`python -m training.launch RECIPE [key=value ...]`, which trains in-process. PPO goes to
+.venv-ppo (TRL 1.12, see training.ppo_worker) with the same recipe and outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from supportloop.config import project_root
+from supportloop.errors import UserError
+from training.recipes import Recipe, load_recipe, recipe_dict, resolve_recipe_path
+
+PPO_VENV = ".venv-ppo"
+
+
+class LaunchError(UserError):
+    """A launch that cannot start: unknown accelerate config, missing PPO environment."""
+
+
+def accelerate_config_path(name: str) -> Path:
+    """`cpu_ddp` -> configs/accelerate/cpu_ddp.yaml; a path stays a path."""
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        return path.resolve()
+    folder = project_root() / "configs" / "accelerate"
+    candidate = folder / f"{name}.yaml"
+    if candidate.is_file():
+        return candidate
+    known = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
+    raise LaunchError(f"accelerate config {name!r} not found (known: {known})")
+
+
+def free_port() -> int:
+    """A free TCP port for the rendezvous, so two launches on one machine never collide."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def ppo_python(root: Path) -> Path:
+    python = root / PPO_VENV / "bin" / "python"
+    if not python.is_file():
+        raise LaunchError(
+            f"the ppo recipe runs in {root / PPO_VENV} (TRL 1.12), which is missing: "
+            "run `bash scripts/setup.sh`"
+        )
+    return python
+
+
+def _env(root: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    return env
+
+
+def ppo_spec(recipe: Recipe, source: str) -> Path:
+    """The validated recipe as JSON for the worker (paths already resolved)."""
+    recipe.output_dir.mkdir(parents=True, exist_ok=True)
+    spec = recipe.output_dir / "ppo_recipe.json"
+    spec.write_text(json.dumps({"recipe": recipe_dict(recipe), "source": source}, indent=2))
+    return spec
+
+
+def command(recipe: Recipe, source: str, overrides: list[str], accelerate: str | None) -> list[str]:
+    """The argv that runs this recipe (empty when it runs in this process)."""
+    root = project_root()
+    if recipe.algorithm == "ppo":
+        python = ppo_python(root)
+        target = ["-m", "training.ppo_worker", str(ppo_spec(recipe, source))]
+    elif accelerate:
+        python = Path(sys.executable)
+        target = ["-m", "training.launch", source, *overrides]
+    else:
+        return []
+    if not accelerate:
+        return [str(python), *target]
+    launcher = [str(python), "-m", "accelerate.commands.launch"]
+    port = ["--main_process_port", str(free_port())]
+    config = ["--config_file", str(accelerate_config_path(accelerate))]
+    return [*launcher, *config, *port, *target]
+
+
+def launch(recipe_name: str, overrides: list[str], accelerate: str | None = None, say=print) -> int:
+    """Train a recipe the way it has to run; returns the exit status (0 = trained)."""
+    from training.trainers import train_recipe
+
+    source = str(resolve_recipe_path(recipe_name))
+    recipe = load_recipe(source, overrides)
+    argv = command(recipe, source, overrides, accelerate)
+    if not argv:
+        train_recipe(recipe, source, say)
+        return 0
+    say(" ".join(argv))
+    return subprocess.run(argv, env=_env(project_root()), check=False).returncode
+
+
+def main(argv: list[str]) -> int:
+    """Entry of each process under `accelerate launch`: train in-process."""
+    from training.trainers import train_recipe
+
+    source, overrides = argv[0], argv[1:]
+    try:
+        train_recipe(load_recipe(source, overrides), source)
+    except (UserError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
