@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -166,7 +167,9 @@ def ensure_dataset(connection: Connection, config: ArgillaConfig) -> Any:
     workspace = config.workspace or connection.workspace
     if workspace is None:
         raise PushError("no workspace: set `workspace:` in the config or ARGILLA_WORKSPACE")
-    dataset = client.datasets(name=config.dataset, workspace=workspace)
+    with warnings.catch_warnings():  # "not found" is the normal first-push case
+        warnings.simplefilter("ignore", UserWarning)
+        dataset = client.datasets(name=config.dataset, workspace=workspace)
     if dataset is not None:
         return dataset
     settings = build_settings(config, client=client)

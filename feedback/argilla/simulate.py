@@ -104,8 +104,9 @@ def answer(
     shown = [(slot, fields.get(slot)) for slot in slots if fields.get(slot)]
     quality = {}
     for (slot, text), cand in zip(shown, info["candidates"], strict=False):
-        base = candidate_quality(text, cand["source"], fields.get(CONTEXT_FIELD) or "",
-                                 last_user, resolved)  # fmt: skip
+        base = candidate_quality(
+            text, cand["source"], fields.get(CONTEXT_FIELD) or "", last_user, resolved
+        )
         quality[slot] = min(1.0, max(0.0, base + rng.gauss(0.0, noise)))
     order = sorted(slots, key=lambda s: (-quality.get(s, -1.0), slots.index(s)))
     names = question_names(config)

@@ -122,8 +122,19 @@ def _redis_command(server_venv: Path, port: int, data_dir: Path) -> list[str]:
     """Debian's redis-server when installed, else fakeredis's TCP server from the server venv."""
     binary = shutil.which("redis-server")
     if binary:
-        return [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--dir", str(data_dir)]  # fmt: skip
+        return [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(data_dir),
+        ]
     code = (
         "import fakeredis, sys; "
         "fakeredis.TcpFakeServer(('127.0.0.1', int(sys.argv[1])), server_type='redis')"
@@ -224,14 +235,34 @@ def up(config: StackConfig) -> StackInfo:
     state = {"api_url": api_url, "processes": {}}
     serve = str(_SERVE_SCRIPT)
     try:
-        _spawn("redis", _redis_command(config.server_venv, redis_port, data_dir), env, data_dir,
-               state, data_dir)  # fmt: skip
-        osmem = [str(_osmem_binary(config.server_venv)), "--addr", f"127.0.0.1:{osmem_port}",
-                 "--no-stdin-watch", "--no-ja"]  # fmt: skip
+        _spawn(
+            "redis",
+            _redis_command(config.server_venv, redis_port, data_dir),
+            env,
+            data_dir,
+            state,
+            data_dir,
+        )
+        osmem = [
+            str(_osmem_binary(config.server_venv)),
+            "--addr",
+            f"127.0.0.1:{osmem_port}",
+            "--no-stdin-watch",
+            "--no-ja",
+        ]
         _spawn("osmem", osmem, env, data_dir, state, data_dir)
         _wait_port(redis_port, osmem_port, deadline=time.monotonic() + 20)
-        web = [str(python), serve, "web", "--host", config.host, "--port", str(port),
-               "--credentials-file", str(creds)]  # fmt: skip
+        web = [
+            str(python),
+            serve,
+            "web",
+            "--host",
+            config.host,
+            "--port",
+            str(port),
+            "--credentials-file",
+            str(creds),
+        ]
         _spawn("web", web, env, data_dir, state, data_dir)
         _spawn("worker", [str(python), serve, "worker"], env, data_dir, state, data_dir)
         _wait_ready(config, state, api_url)

@@ -209,8 +209,10 @@ def simulate(config: ConfigArg = DATASET_CONFIG, overrides: Overrides = None) ->
     owner = connect(cfg.credentials)
     annotators = {name: connect(cfg.credentials, name) for name in sim.annotators}
     counts = run_simulation(owner, annotators, cfg, sim)
-    console.print("[bold yellow]SIMULATED annotators[/] submitted: " + ", ".join(
-        f"{who} {n}" for who, n in counts.items()))  # fmt: skip
+    console.print(
+        "[bold yellow]SIMULATED annotators[/] submitted: "
+        + ", ".join(f"{who} {n}" for who, n in counts.items())
+    )
 
 
 @argilla_app.command()
@@ -234,8 +236,9 @@ def listen(
     cfg = _dataset_config(config, overrides)
 
     def report(result: dict) -> None:
-        console.print(f"pulled: {result['new']} new, {result['changed']} changed, "
-                      f"{result['rows']} total")  # fmt: skip
+        console.print(
+            f"pulled: {result['new']} new, {result['changed']} changed, {result['rows']} total"
+        )
 
     with WebhookListener(connect(cfg.credentials), cfg, host, port, public_url, report) as hook:
         console.print(f"listening at {hook.url} for record.completed on {cfg.dataset}")
