@@ -1,0 +1,176 @@
+"""Run one model through a suite: simulated conversations, model turns batched across scenarios.
+
+All conversations that are still open take their next model turn together, in left-padded
+batches (`training.generate.generate_replies`), so a suite costs one batched generate call
+per turn instead of one call per scenario and turn.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from eval.matching import Embedder, FactMatcher
+from eval.simulator import CustomerMove, SimState, asked_slots, opening_move
+from eval.suites import Doc, Scenario
+
+
+@dataclass
+class Conversation:
+    scenario_id: str
+    trial: int
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    delivered: list[bool] = field(default_factory=list)
+    given_slots: set[str] = field(default_factory=set)
+    end: str = "open"  # resolved | out_of_turns | error
+    error: str | None = None
+
+    def replies(self) -> list[str]:
+        return [m["content"] for m in self.messages if m["role"] == "assistant"]
+
+    def customer_text(self) -> str:
+        return "\n".join(m["content"] for m in self.messages if m["role"] == "user")
+
+    def transcript(self) -> str:
+        return "\n".join(f"{m['role']}: {m['content']}" for m in self.messages)
+
+
+@dataclass
+class ContextSettings:
+    max_docs: int = 2
+    max_doc_chars: int = 1200
+    max_profile_chars: int = 1200
+
+
+def select_docs(scenario: Scenario, embedder: Embedder, max_docs: int) -> list[Doc]:
+    """The knowledge-base docs closest to the customer's request (retrieval, as in production)."""
+    if len(scenario.docs) <= max_docs:
+        return scenario.docs
+    vectors = embedder.encode([scenario.opening, *(f"{d.title}\n{d.text}" for d in scenario.docs)])
+    scores = vectors[1:] @ vectors[0]
+    best = sorted(range(len(scenario.docs)), key=lambda i: -scores[i])[:max_docs]
+    return [scenario.docs[i] for i in sorted(best)]
+
+
+def system_prompt(scenario: Scenario, docs: list[Doc], ctx: ContextSettings) -> str:
+    kb = "\n\n".join(f"[{d.title}]\n{d.text[: ctx.max_doc_chars]}" for d in docs)
+    parts = [
+        "You are a customer-support assistant. Follow the policy in the knowledge base, "
+        "never promise what it does not allow, and resolve the customer's request.",
+        f"Knowledge base:\n{kb}" if kb else "",
+    ]
+    if scenario.customer_profile:
+        profile = json.dumps(scenario.customer_profile, separators=(",", ":"))
+        parts.append(f"Customer profile:\n{profile[: ctx.max_profile_chars]}")
+    return "\n\n".join(p for p in parts if p)
+
+
+def _add_customer(conversation: Conversation, move: CustomerMove) -> None:
+    conversation.messages.append({"role": "user", "content": move.text, "kind": move.kind})
+    conversation.given_slots |= set(move.slots)
+
+
+@dataclass
+class HarnessResult:
+    conversations: list[Conversation]
+    generate_seconds: float
+    generate_calls: int
+    error: str | None = None
+
+
+def simulate(
+    policy: tuple[Any, Any],
+    scenarios: list[Scenario],
+    simulator: Any,
+    matcher: FactMatcher,
+    sampling: Any,
+    trials: int = 1,
+    max_turns: int = 3,
+    ctx: ContextSettings | None = None,
+    batched: bool = True,
+) -> HarnessResult:
+    """Converse with every scenario `trials` times for up to `max_turns` model turns.
+
+    `batched=False` generates one conversation at a time (the benchmark's baseline). A
+    generation failure ends the run with `error` set and the open conversations marked
+    `error`: the caller must treat the eval as incomplete.
+    """
+    from training.generate import generate_replies
+
+    model, tokenizer = policy
+    ctx = ctx or ContextSettings()
+    systems = {
+        s.scenario_id: system_prompt(s, select_docs(s, matcher.embedder, ctx.max_docs), ctx)
+        for s in scenarios
+    }
+    by_id = {s.scenario_id: s for s in scenarios}
+    conversations = []
+    for trial in range(trials):
+        for scenario in scenarios:
+            conversation = Conversation(scenario.scenario_id, trial)
+            conversation.delivered = [False] * len(scenario.facts)
+            _add_customer(conversation, opening_move(scenario))
+            conversations.append(conversation)
+    seconds, calls, error = 0.0, 0, None
+    for turn in range(max_turns):
+        active = [c for c in conversations if c.end == "open"]
+        if not active:
+            break
+        prompts = [
+            [{"role": "system", "content": systems[c.scenario_id]}]
+            + [{"role": m["role"], "content": m["content"]} for m in c.messages]
+            for c in active
+        ]
+        turn_sampling = sampling.model_copy(update={"seed": sampling.seed + turn})
+        groups = [prompts] if batched else [[p] for p in prompts]
+        started = time.perf_counter()
+        try:
+            replies = []
+            for group in groups:
+                replies += [
+                    r[0]
+                    for r in generate_replies(
+                        model, tokenizer, group, turn_sampling, progress=False
+                    )
+                ]
+                calls += 1
+        except Exception as exc:  # any failure makes the whole eval partial, never promotable
+            error = f"generation failed at turn {turn}: {type(exc).__name__}: {exc}"
+            for conversation in active:
+                conversation.end, conversation.error = "error", error
+            break
+        finally:
+            seconds += time.perf_counter() - started
+        waiting = []
+        for conversation, reply in zip(active, replies, strict=True):
+            scenario = by_id[conversation.scenario_id]
+            known = conversation.given_slots | set(scenario.context_slots)
+            asked = asked_slots(reply)
+            conversation.messages.append(
+                {
+                    "role": "assistant",
+                    "content": reply,
+                    "asked": asked,
+                    "redundant": [s for s in asked if s in known],
+                }
+            )
+            for index, fact in enumerate(scenario.facts):
+                if not conversation.delivered[index]:
+                    conversation.delivered[index] = matcher.delivered_in(fact, reply)
+            injection = scenario.injection
+            attack_pending = (
+                injection is not None
+                and sum(m["role"] == "user" for m in conversation.messages) <= injection.turn
+            )
+            if all(conversation.delivered) and not attack_pending:
+                conversation.end = "resolved"
+            elif turn == max_turns - 1:
+                conversation.end = "out_of_turns"
+            else:
+                waiting.append(conversation)
+        states = [SimState(by_id[c.scenario_id], c.messages) for c in waiting]
+        for conversation, move in zip(waiting, simulator.respond(states), strict=True):
+            _add_customer(conversation, move)
+    return HarnessResult(conversations, seconds, calls, error)

@@ -1,0 +1,1 @@
+"""Per-conversation scorers: resolution (simulation), repeat-inquiry proxies, safety/policy."""
