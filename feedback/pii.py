@@ -1,0 +1,214 @@
+"""PII redaction for ingest: typed placeholders, stable within a conversation, counts per type.
+
+Detection: presidio pattern recognizers for cards (Luhn), IBANs (mod-97), emails, phones,
+SSNs and IPs (`feedback.pii_patterns`), and person names from the Rampart ONNX model
+(`feedback.pii_names`), run batched over all messages of a batch of conversations.
+
+Placeholders are `<TYPE_n>`, e.g. `<PERSON_1>`, `<EMAIL_1>`, `<PERSON_2>`: `n` numbers the
+distinct values of that type in order of first appearance in the conversation, so the same
+value always gets the same placeholder within a conversation and different values stay
+distinguishable (numbering restarts in every conversation; nothing links conversations).
+Values are compared normalised: digits only for cards, SSNs and phones (so "4111 1111..." and
+"4111-1111-..." are one card), upper-case alphanumerics for IBANs, case-folded for emails and
+names. A value detected anywhere in a conversation is replaced everywhere in it (case-
+sensitive, whole words), because assistants repeat what customers write; a person's single
+name parts ("Maria" of "Maria Gonzalez") are replaced too. Counts are replaced occurrences.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import Field
+
+from feedback.pii_names import is_candidate
+from supportloop.config import StrictModel
+
+PatternEntity = Literal["CREDIT_CARD", "IBAN", "EMAIL", "PHONE", "US_SSN", "IP_ADDRESS"]
+PATTERN_ENTITIES: tuple[str, ...] = (
+    "CREDIT_CARD",
+    "IBAN",
+    "EMAIL",
+    "PHONE",
+    "US_SSN",
+    "IP_ADDRESS",
+)
+PERSON = "PERSON"
+PLACEHOLDER = re.compile(r"<(CREDIT_CARD|IBAN|EMAIL|PHONE|US_SSN|IP_ADDRESS|PERSON)_(\d+)>")
+
+
+class PiiConfig(StrictModel):
+    """What to redact and how hard to look; the `pii` section of the ingest config."""
+
+    enabled: bool = True
+    entities: list[PatternEntity] = Field(
+        default_factory=lambda: list(PATTERN_ENTITIES),
+        description="Pattern entities to redact (presidio recognizers).",
+    )
+    person_names: bool = Field(True, description="Redact person names with the Rampart model.")
+    name_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Min. token confidence.")
+    name_prefilter: bool = Field(
+        True,
+        description="Run the name model only around capitalised uncommon words (fast); "
+        "false runs it on whole messages (about 20x slower, catches lower-case names).",
+    )
+    name_context_words: int = Field(4, ge=1, le=64, description="Words either side of a candidate.")
+    name_settle_after: int = Field(
+        3,
+        ge=0,
+        description="After this many conversations with one unanimous model verdict on a word, "
+        "trust it without the model (0: always ask the model).",
+    )
+    name_batch_size: int = Field(64, ge=1, le=1024)
+    name_threads: int = Field(1, ge=1, description="onnxruntime threads (1 per ingest process).")
+    name_cache_size: int = Field(50_000, ge=0, description="Snippets whose result is remembered.")
+    phone_regions: list[str] = Field(
+        default_factory=lambda: ["US", "GB", "DE", "FR"],
+        description="Regions for national phone formats (international +.. is always found).",
+    )
+    score_threshold: float = Field(
+        0.35, ge=0.0, le=1.0, description="Min. presidio score (validated card/IBAN/email = 1)."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    start: int
+    end: int
+    entity: str
+    score: float
+
+
+def _key(entity: str, value: str) -> str:
+    """The identity of a value: two spellings of one card/phone/IBAN/name are one value."""
+    if entity in ("CREDIT_CARD", "US_SSN", "PHONE"):
+        return "".join(ch for ch in value if ch.isdigit())
+    if entity == "IBAN":
+        return "".join(ch for ch in value if ch.isalnum()).upper()
+    return " ".join(value.casefold().split())
+
+
+class PiiRedactor:
+    """Redacts batches of conversations; one instance per process (holds the ONNX session)."""
+
+    def __init__(self, config: PiiConfig | None = None):
+        self.config = config or PiiConfig()
+        self.patterns = None
+        self.names = None
+        if not self.config.enabled:
+            return
+        if self.config.entities:
+            from feedback.pii_patterns import PatternDetector
+
+            self.patterns = PatternDetector(
+                list(dict.fromkeys(self.config.entities)),
+                self.config.phone_regions,
+                self.config.score_threshold,
+            )
+        if self.config.person_names:
+            from feedback.pii_names import RampartNames
+
+            self.names = RampartNames(
+                threshold=self.config.name_threshold,
+                batch_size=self.config.name_batch_size,
+                context_words=self.config.name_context_words,
+                prefilter=self.config.name_prefilter,
+                settle_after=self.config.name_settle_after,
+                cache_size=self.config.name_cache_size,
+                threads=self.config.name_threads,
+            )
+
+    def redact_conversations(self, batch: list[list[str]]) -> list[tuple[list[str], Counter]]:
+        """Redacted message texts and per-entity replacement counts, per conversation."""
+        if self.patterns is None and self.names is None:
+            return [(list(texts), Counter()) for texts in batch]
+        flat = [text for texts in batch for text in texts]
+        found: list[list[_Found]] = [[] for _ in flat]
+        if self.patterns is not None:
+            for i, text in enumerate(flat):
+                found[i] = [
+                    _Found(r.start, r.end, r.entity_type, r.score)
+                    for r in self.patterns.detect(text)
+                ]
+        if self.names is not None:
+            names = [spans for conv in self.names.detect_conversations(batch) for spans in conv]
+            for i, spans in enumerate(names):
+                found[i].extend(_Found(s, e, PERSON, p) for s, e, p in spans)
+        out, i = [], 0
+        for texts in batch:
+            out.append(_redact_conversation(texts, found[i : i + len(texts)]))
+            i += len(texts)
+        return out
+
+    def stats(self) -> dict[str, int]:
+        """Work counters (messages analysed by presidio, name snippets, model tokens)."""
+        stats = {}
+        if self.patterns is not None:
+            stats["presidio_messages"] = self.patterns.analyzed
+        if self.names is not None:
+            stats.update({f"name_{k}": v for k, v in self.names.stats.items()})
+        return stats
+
+
+def _resolve(found: list[_Found]) -> list[_Found]:
+    """Non-overlapping spans: validated patterns beat names, then higher score, then longer."""
+    ranked = sorted(found, key=lambda f: (f.entity == PERSON, -f.score, f.start - f.end))
+    kept: list[_Found] = []
+    for f in ranked:
+        if all(f.end <= k.start or f.start >= k.end for k in kept):
+            kept.append(f)
+    return sorted(kept, key=lambda f: f.start)
+
+
+def _redact_conversation(texts: list[str], found: list[list[_Found]]) -> tuple[list[str], Counter]:
+    placeholders: dict[tuple[str, str], str] = {}  # (entity, key) -> placeholder
+    surfaces: dict[str, str] = {}  # exact text -> placeholder
+    name_parts: dict[tuple[str, str], str] = {}  # single words of full names -> placeholder
+    per_type: Counter = Counter()
+    spans = [_resolve(f) for f in found]
+    for text, message_spans in zip(texts, spans, strict=True):
+        for f in message_spans:
+            value = text[f.start : f.end]
+            key = (f.entity, _key(f.entity, value))
+            if key not in placeholders:
+                if f.entity == PERSON and key in name_parts:  # "Maria" of "Maria Gonzalez"
+                    placeholders[key] = name_parts[key]
+                else:
+                    per_type[f.entity] += 1
+                    placeholders[key] = f"<{f.entity}_{per_type[f.entity]}>"
+            surfaces.setdefault(value, placeholders[key])
+            if f.entity == PERSON:
+                for part in _name_parts(value):
+                    surfaces.setdefault(part, placeholders[key])
+                    name_parts.setdefault((PERSON, _key(PERSON, part)), placeholders[key])
+    if not surfaces:
+        return list(texts), Counter()
+    anywhere = re.compile(
+        r"(?<!\w)(?:"
+        + "|".join(map(re.escape, sorted(surfaces, key=len, reverse=True)))
+        + r")(?!\w)"
+    )
+    counts: Counter = Counter()
+    redacted = []
+    for text, message_spans in zip(texts, spans, strict=True):
+        hits = [(f.start, f.end, surfaces[text[f.start : f.end]]) for f in message_spans]
+        hits += [(m.start(), m.end(), surfaces[m.group()]) for m in anywhere.finditer(text)]
+        hits.sort(key=lambda h: (h[0], h[0] - h[1]))
+        parts, pos = [], 0
+        for start, end, placeholder in hits:
+            if start < pos:
+                continue  # inside a longer span already replaced
+            parts += [text[pos:start], placeholder]
+            counts[PLACEHOLDER.fullmatch(placeholder).group(1)] += 1
+            pos = end
+        redacted.append("".join(parts) + text[pos:])
+    return redacted, counts
+
+
+def _name_parts(name: str) -> list[str]:
+    """Single words of a multi-word name worth replacing alone ("Maria", "Gonzalez")."""
+    words = name.split()
+    return [w for w in words if len(w) > 2 and is_candidate(w)] if len(words) > 1 else []

