@@ -56,6 +56,21 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+def _policy(config: dict[str, Any]) -> str:
+    agg, agreement = config["aggregation"], config["agreement"]
+    below = (
+        "dropped"
+        if agreement["below"] == "drop"
+        else f"kept with weight {agreement['below_weight']}"
+    )
+    return (
+        f"Annotators aggregated by {agg['ranking']} (rankings), {agg['rating']} (ratings), "
+        f"majority with explicit ties (resolves_issue), {agg['flags']} (flags). Records with "
+        f"agreement below {agreement['threshold']} {below}; records without agreement: "
+        f"{agreement['missing']}. Sources and weights: see `config` under Lineage."
+    )
+
+
 def render_card(name: str, summary: dict[str, Any], lineage: dict[str, Any]) -> str:
     """README.md for one saved dataset, from the run summary and lineage."""
     info = summary["datasets"][name]
@@ -104,6 +119,8 @@ def render_card(name: str, summary: dict[str, Any], lineage: dict[str, Any]) -> 
     parts += [
         "",
         "## Filtering applied",
+        "",
+        _policy(lineage["config"]),
         "",
         "Aggregation of annotators per record:",
         "",

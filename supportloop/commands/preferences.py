@@ -25,19 +25,31 @@ def preferences(
     conversation (optionally by customer) into train/test and saves each with
     a dataset card (README.md) under the run directory.
     """
+    from rich.table import Table
+
     from feedback.preferences import PreferencesConfig, build_preferences
     from supportloop.config import load_config
 
     result = build_preferences(load_config(PreferencesConfig, config, overrides or []))
+    table = Table("dataset", "train", "test", "rows by source (all splits)")
     for name, info in result.summary["datasets"].items():
-        rows = ", ".join(f"{split} {n}" for split, n in info["rows"].items())
-        console.print(f"{name}: {rows}  by source {info['by_source']['train']} (train)")
-    if "label_balance" in result.summary["datasets"]["kto"]:
-        console.print(f"kto label balance: {result.summary['datasets']['kto']['label_balance']}")
+        by_source: dict[str, int] = {}
+        for counts in info["by_source"].values():
+            for source, n in counts.items():
+                by_source[source] = by_source.get(source, 0) + n
+        sources = ", ".join(f"{s} {n}" for s, n in sorted(by_source.items()))
+        table.add_row(name, str(info["rows"]["train"]), str(info["rows"]["test"]), sources)
+    console.print(table)
+    balance = result.summary["datasets"]["kto"]["label_balance"]["all"]
+    console.print(
+        f"kto labels: {balance['desirable']} desirable / {balance['undesirable']} undesirable"
+        f" (suggested desirable_weight {balance.get('suggested_desirable_weight', '-')})"
+    )
     agg = result.summary["aggregation"]
     console.print(
         f"records kept {agg.get('records_kept', 0)} of {agg.get('records', 0)} "
-        f"(dropped for low agreement {agg.get('records_dropped_low_agreement', 0)}, "
-        f"downweighted {agg.get('records_downweighted', 0)})"
+        f"(low agreement: dropped {agg.get('records_dropped_low_agreement', 0)}, "
+        f"downweighted {agg.get('records_downweighted', 0)}; all discarded "
+        f"{agg.get('records_without_submitted', 0)})"
     )
     console.print(f"saved to {result.run_dir}")
