@@ -4,7 +4,13 @@ Add a stage's commands by importing its module from `supportloop.commands` here.
 """
 
 from supportloop.app import app
-from supportloop.commands import argilla  # noqa: F401  (registers the argilla sub-app)
-from supportloop.commands import preferences, setup, train  # noqa: F401  (registers commands)
+from supportloop.commands import (  # noqa: F401  (registers commands)
+    argilla,
+    ingest,
+    preferences,
+    setup,
+    train,
+)
+from supportloop.commands import eval as _eval  # noqa: F401  (registers eval/promote/rollback/registry)
 
 __all__ = ["app"]

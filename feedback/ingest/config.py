@@ -1,0 +1,76 @@
+"""Config of `supportloop ingest`: which files, how their columns map, and what to check."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from feedback.pii import PiiConfig
+from supportloop.config import ProjectPath, StrictModel
+
+InputFormat = Literal["auto", "jsonl", "openai", "parquet", "hf", "csv"]
+
+
+class InputSpec(StrictModel):
+    """One input file (or saved dataset) and how its columns map onto the contract."""
+
+    path: ProjectPath
+    format: InputFormat = Field(
+        "auto", description="auto picks by extension: .jsonl/.json, .parquet, .csv, dataset dir"
+    )
+    mapping: dict[str, str] = Field(
+        default_factory=dict,
+        description="contract field -> source column (dotted for nested): customer_id: user.id",
+    )
+    role_map: dict[str, str] = Field(
+        default_factory=dict, description="source role -> contract role, e.g. human: user"
+    )
+    defaults: dict[str, Any] = Field(
+        default_factory=dict, description="values for contract fields the source lacks"
+    )
+
+
+class DedupeConfig(StrictModel):
+    """Logging duplicates: the same customer's conversation stored twice (exactly or nearly)."""
+
+    near_duplicates: bool = True
+    threshold: float = Field(0.9, gt=0, le=1, description="MinHash Jaccard for near duplicates")
+    num_perm: int = Field(64, ge=16, le=256)
+    shingle_words: int = Field(5, ge=1, le=10)
+
+
+class RepeatContactConfig(StrictModel):
+    """Same customer, same topic, within a window: the log KPI behind repeat inquiries."""
+
+    window_hours: float = Field(72, gt=0)
+    similarity_threshold: float = Field(0.6, gt=0, le=1)
+    embedding_model: str = "minilm"
+    opening_messages: int = Field(1, ge=1, description="customer messages compared by embedding")
+
+
+class IngestConfig(StrictModel):
+    inputs: list[InputSpec] = Field(min_length=1)
+    output_dir: ProjectPath = Field(description="run directory for this ingest")
+    max_message_chars: int = Field(20_000, gt=0)
+    profile_pii_keys: list[str] = Field(
+        default_factory=lambda: [
+            "name",
+            "first_name",
+            "last_name",
+            "full_name",
+            "email",
+            "phone",
+            "address",
+            "address1",
+            "address2",
+            "street",
+            "zip",
+        ],
+        description="customer_profile keys whose values are PII wherever they appear",
+    )
+    pii: PiiConfig = Field(default_factory=PiiConfig)
+    dedupe: DedupeConfig = Field(default_factory=DedupeConfig)
+    repeat_contact: RepeatContactConfig = Field(default_factory=RepeatContactConfig)
+    batch_size: int = Field(256, gt=0, description="conversations per redaction batch")
+    num_proc: int = Field(2, ge=1, description="worker processes for redaction")

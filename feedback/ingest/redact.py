@@ -1,0 +1,131 @@
+"""Per-batch work of ingest that runs in worker processes: redaction and dedupe fingerprints.
+
+Every text that leaves ingest passes through here. Values the customer profile names (name,
+email, phone, address...) are known PII: they are replaced everywhere in the conversation
+before the detectors run, and then presidio + the name model catch the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from typing import Any
+
+from feedback.ingest.config import IngestConfig
+from feedback.ingest.dedupe import content_hash, conversation_text, minhash_signature
+from feedback.pii import PiiRedactor
+
+_PROFILE_ENTITY = {
+    "name": "PERSON",
+    "first_name": "PERSON",
+    "last_name": "PERSON",
+    "full_name": "PERSON",
+    "email": "EMAIL",
+    "phone": "PHONE",
+    "zip": "ZIP_CODE",
+}
+_MIN_KNOWN_VALUE = 3  # shorter values (a state code, an initial) would erase ordinary words
+
+
+def profile_values(profile: Any, keys: set[str], key: str | None = None) -> list[tuple[str, str]]:
+    """(value, entity) for each string under a PII key, at any depth of the profile."""
+    found: list[tuple[str, str]] = []
+    if isinstance(profile, dict):
+        for child_key, value in profile.items():
+            inherited = child_key if child_key in keys else key
+            found += profile_values(value, keys, inherited)
+    elif isinstance(profile, list):
+        for value in profile:
+            found += profile_values(value, keys, key)
+    elif (
+        key is not None and isinstance(profile, str | int) and len(str(profile)) >= _MIN_KNOWN_VALUE
+    ):
+        found.append((str(profile), _PROFILE_ENTITY.get(key, "ADDRESS")))
+    return found
+
+
+def mask_profile(profile: Any, keys: set[str], key: str | None = None) -> Any:
+    """The profile with every value under a PII key replaced by its placeholder."""
+    if isinstance(profile, dict):
+        return {
+            child: mask_profile(value, keys, child if child in keys else key)
+            for child, value in profile.items()
+        }
+    if isinstance(profile, list):
+        return [mask_profile(value, keys, key) for value in profile]
+    if key is not None and profile not in (None, ""):
+        return f"<{_PROFILE_ENTITY.get(key, 'ADDRESS')}>"
+    return profile
+
+
+def replace_known_values(
+    texts: list[str], values: list[tuple[str, str]], counts: Counter
+) -> list[str]:
+    """Replace each known value (longest first, whole words, any case) with its placeholder."""
+    for value, entity in sorted(set(values), key=lambda item: -len(item[0])):
+        pattern = re.compile(rf"(?<!\w){re.escape(value)}(?!\w)", re.IGNORECASE)
+        replaced = []
+        for text in texts:
+            text, hits = pattern.subn(f"<{entity}>", text)
+            counts[entity] += hits
+            replaced.append(text)
+        texts = replaced
+    return texts
+
+
+class BatchProcessor:
+    """Redacts a batch of validated conversations and fingerprints them for dedupe."""
+
+    def __init__(self, config: IngestConfig) -> None:
+        self.config = config
+        self.redactor = PiiRedactor(config.pii) if config.pii.enabled else None
+        self.keys = set(config.profile_pii_keys)
+
+    def __call__(self, rows: list[dict[str, Any]]) -> list[tuple[dict, bytes, Any, Counter]]:
+        fingerprints = []
+        for row in rows:
+            text = conversation_text(row["customer_id"], row["messages"])
+            signature = (
+                minhash_signature(text, self.config.dedupe)
+                if self.config.dedupe.near_duplicates
+                else None
+            )
+            fingerprints.append((content_hash(text), signature))
+        texts_per_row, counts_per_row = [], []
+        for row in rows:
+            counts: Counter = Counter()
+            profile = json.loads(row["context"]["customer_profile"])
+            texts = [m["content"] for m in row["messages"]]
+            texts = replace_known_values(texts, profile_values(profile, self.keys), counts)
+            masked = mask_profile(profile, self.keys)
+            row["context"]["customer_profile"] = json.dumps(masked, sort_keys=True)
+            texts_per_row.append(texts)
+            counts_per_row.append(counts)
+        if self.redactor is not None:
+            redacted = self.redactor.redact_conversations(texts_per_row)
+            for position, (texts, counts) in enumerate(redacted):
+                texts_per_row[position] = texts
+                counts_per_row[position].update(counts)
+        results = []
+        for row, texts, counts, (digest, signature) in zip(
+            rows, texts_per_row, counts_per_row, fingerprints, strict=True
+        ):
+            for message, text in zip(row["messages"], texts, strict=True):
+                message["content"] = text
+            results.append((row, digest, signature, counts))
+        return results
+
+
+_WORKER: BatchProcessor | None = None
+
+
+def init_worker(config_json: str) -> None:
+    """Pool initializer: build the (heavy) redactor once per worker process."""
+    global _WORKER
+    _WORKER = BatchProcessor(IngestConfig.model_validate_json(config_json))
+
+
+def process_in_worker(rows: list[dict[str, Any]]) -> list[tuple[dict, bytes, Any, Counter]]:
+    assert _WORKER is not None, "init_worker was not called"
+    return _WORKER(rows)

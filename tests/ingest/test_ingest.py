@@ -1,0 +1,114 @@
+"""End-to-end ingest over five input shapes with broken rows: nothing lost, PII gone."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from datasets import load_from_disk
+
+from feedback.ingest.config import IngestConfig
+from feedback.ingest.pipeline import run_ingest
+from supportloop.config import validate_config
+
+
+def make_config(inputs: list[dict], out: Path, **extra) -> IngestConfig:
+    data = {"inputs": inputs, "output_dir": str(out), "num_proc": 1, **extra}
+    return validate_config(IngestConfig, data, "test")
+
+
+@pytest.fixture
+def ingested(mixed_inputs, tmp_path):
+    out = tmp_path / "run"
+    summary = run_ingest(make_config(mixed_inputs["inputs"], out), progress=False)
+    return summary, out
+
+
+@pytest.mark.slow
+def test_every_row_is_accounted_for(mixed_inputs, ingested):
+    summary, out = ingested
+    assert summary["read"] == mixed_inputs["read"]
+    assert summary["quarantined"] == mixed_inputs["quarantined"]
+    assert summary["duplicates_removed"] == len(mixed_inputs["duplicates"])
+    assert summary["accepted"] == len(mixed_inputs["accepted"]) + mixed_inputs["openai_derived"]
+    assert summary["balanced"] is True
+
+    dataset = load_from_disk(str(out / "conversations"))
+    ids = set(dataset["conversation_id"])
+    assert mixed_inputs["accepted"] <= ids
+    assert len(ids) == summary["accepted"]
+
+    quarantine = [json.loads(line) for line in (out / "quarantine.jsonl").open()]
+    assert len(quarantine) == summary["quarantined"]
+    assert all(q["source"] and q["line"] >= 1 and q["reason"] for q in quarantine)
+    reasons = " | ".join(q["reason"] for q in quarantine)
+    for expected in (
+        "malformed JSON",
+        "invalid UTF-8",
+        "unknown role",
+        "empty conversation",
+        "empty message",
+        "over the 20000 limit",
+        "not a timestamp",
+        "conversation_id: missing",
+        "signals.csat",
+        "duplicate id",
+        "expected a JSON object",
+    ):
+        assert expected in reasons, expected
+    # the raw row is kept so nothing is lost, and only the owner may read it (raw PII)
+    assert any("bad-json" in q["raw"] for q in quarantine)
+    assert stat.S_IMODE((out / "quarantine.jsonl").stat().st_mode) == 0o600
+
+    duplicates = [json.loads(line) for line in (out / "duplicates.jsonl").open()]
+    assert [(d["conversation_id"], d["duplicate_of"], d["kind"]) for d in duplicates] == [
+        ("c3-copy", "c3", "exact")
+    ]
+    assert json.loads((out / "summary.json").read_text())["read"] == summary["read"]
+    lineage = json.loads((out / "lineage.json").read_text())
+    assert len(lineage["inputs"]) == 5 and lineage["stage"] == "ingest"
+
+
+@pytest.mark.slow
+def test_mapped_shapes_land_in_the_contract(ingested):
+    _, out = ingested
+    rows = {r["conversation_id"]: r for r in load_from_disk(str(out / "conversations"))}
+    assert rows["oa-1"]["customer_id"] == "u4"
+    assert [m["role"] for m in rows["oa-1"]["messages"]] == ["system", "user", "assistant"]
+    derived = [cid for cid in rows if cid.startswith("oa-") and cid != "oa-1"]
+    assert len(derived) == 1 and rows[derived[0]]["messages"][0]["role"] == "user"  # human->user
+    assert rows[derived[0]]["channel"] == "chat"  # from defaults
+    assert rows["p1"]["started_at"] == "2026-10-03T06:00:00+00:00"  # normalised to UTC
+    assert rows["t1"]["customer_id"] == "u10" and len(rows["t1"]["messages"]) == 2
+    assert rows["h1"]["topic"] == "return"
+    assert rows["c1"]["signals"]["thumbs"] == [{"turn_index": 1, "value": "up"}]
+
+
+@pytest.mark.slow
+def test_no_pii_value_survives(mixed_inputs, ingested):
+    summary, out = ingested
+    dataset = load_from_disk(str(out / "conversations"))
+    text = json.dumps(dataset.to_list())
+    for value in mixed_inputs["pii_values"]:
+        assert value not in text, value
+    assert "$1,234.56" in text and "#W2378156" in text  # look-alikes stay
+    assert summary["pii_redacted"].get("CREDIT_CARD", 0) >= 1
+    assert summary["pii_redacted"].get("EMAIL", 0) >= 1
+
+
+def test_unreadable_input_is_a_user_error(tmp_path):
+    from feedback.ingest.readers import UnusableInputError
+
+    missing = make_config([{"path": str(tmp_path / "nope.jsonl")}], tmp_path / "out")
+    with pytest.raises(UnusableInputError, match="input not found"):
+        run_ingest(missing, progress=False)
+    not_parquet = tmp_path / "fake.parquet"
+    not_parquet.write_text("hello")
+    with pytest.raises(UnusableInputError, match="not a readable Parquet file"):
+        run_ingest(make_config([{"path": str(not_parquet)}], tmp_path / "o2"), progress=False)
+    bad_csv = tmp_path / "turns.csv"
+    bad_csv.write_text("a,b\n1,2\n")
+    with pytest.raises(UnusableInputError, match="lacks column"):
+        run_ingest(make_config([{"path": str(bad_csv)}], tmp_path / "o3"), progress=False)
