@@ -217,13 +217,15 @@ AGREEMENT = [
 ]
 
 
-@pytest.fixture
-def saved_inputs(tmp_path):
-    """The fixture saved with `save_to_disk`, as the Argilla and ingest stages write it."""
+@pytest.fixture(scope="session")
+def saved_inputs(tmp_path_factory):
+    """The fixture saved with `save_to_disk`, as the Argilla and ingest stages write it
+    (read-only inputs, so saved once per session)."""
+    root = tmp_path_factory.mktemp("annotation-round")
     paths = {
-        "responses": tmp_path / "pull" / "responses",
-        "agreement": tmp_path / "agreement" / "record_agreement",
-        "conversations": tmp_path / "ingest" / "conversations",
+        "responses": root / "pull" / "responses",
+        "agreement": root / "agreement" / "record_agreement",
+        "conversations": root / "ingest" / "conversations",
     }
     Dataset.from_list(RESPONSES).save_to_disk(str(paths["responses"]))
     Dataset.from_list(AGREEMENT).save_to_disk(str(paths["agreement"]))

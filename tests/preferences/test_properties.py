@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -168,7 +169,8 @@ def _turn(row, turns):
     return turns.get(row["record_id"]) or (row["conversation_id"], len(row["prompt"]))
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=responses(), convs=conversations(), config=configs())
 def test_no_leak_no_degenerate_no_contradiction(data, convs, config):
     rows, agreement = data
@@ -220,7 +222,7 @@ def test_no_leak_no_degenerate_no_contradiction(data, convs, config):
         assert sides["train"] and sides["test"]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=responses(), convs=conversations(), config=configs(), seed=st.integers(0, 99))
 def test_same_rows_whatever_the_input_order(data, convs, config, seed):
     rows, agreement = data
