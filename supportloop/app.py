@@ -32,7 +32,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
 )
 
 OVERRIDES_HELP = "Dotted key=value overrides applied on top of the YAML, e.g. window_hours=48."
