@@ -7,6 +7,7 @@ dataset card, plus `summary.json` and `lineage.json` in the run directory.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,9 +125,26 @@ def build_preferences(config: PreferencesConfig) -> BuildResult:
         outputs[name] = file_fingerprint(target)
     run.write_summary(summary)
     run.write_lineage(inputs=fingerprints, config=lineage["config"], outputs=outputs)
+    if config.output_dir is None:
+        point_latest(run.path)
     if config.hub.repo_prefix:
         push_to_hub(run.path, saved, config.hub.repo_prefix, config.hub.private)
     return BuildResult(run.path, saved, summary)
+
+
+def point_latest(run_path: Path) -> None:
+    """`runs/preferences/latest` -> this run: the path the training recipes read by default.
+
+    Replaced atomically (a new link renamed over the old one); a real directory of that name
+    is left alone.
+    """
+    link = run_path.parent / "latest"
+    if link.exists() and not link.is_symlink():
+        return
+    staging = run_path.parent / f".latest.{os.getpid()}"
+    staging.unlink(missing_ok=True)
+    staging.symlink_to(run_path.name, target_is_directory=True)
+    os.replace(staging, link)
 
 
 def push_to_hub(run_dir: Path, saved: dict[str, DatasetDict], prefix: str, private: bool) -> None:

@@ -149,7 +149,9 @@ class HubConfig(StrictModel):
 
 class PreferencesConfig(StrictModel):
     inputs: InputsConfig
-    output_dir: ProjectPath | None = Field(None, description="default runs/preferences/<UTC time>")
+    output_dir: ProjectPath | None = Field(
+        None, description="default runs/preferences/<UTC time>, linked as runs/preferences/latest"
+    )
     aggregation: AggregationConfig = AggregationConfig()
     agreement: AgreementConfig = AgreementConfig()
     pairs: PairsConfig = PairsConfig()

@@ -252,3 +252,17 @@ def test_cli_user_errors(saved_inputs, tmp_path, override, message):
     result = CliRunner().invoke(app, ["preferences", "configs/preferences/default.yaml", *args])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_default_run_dir_is_linked_as_latest(saved_inputs, tmp_path, monkeypatch):
+    # A project of its own (pyproject.toml + configs/) so runs/ lands under tmp_path.
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "configs").mkdir()
+    monkeypatch.chdir(tmp_path)
+    config = validate_config(
+        PreferencesConfig, {"inputs": {k: str(v) for k, v in saved_inputs.items()}}, "t"
+    )
+    first = build_preferences(config).run_dir
+    latest = tmp_path / "runs" / "preferences" / "latest"
+    assert first.parent == latest.parent and latest.resolve() == first.resolve()
+    assert load_from_disk(str(latest / "pairs"))["train"].num_rows >= 1
