@@ -17,7 +17,7 @@ from datasets import Dataset, DatasetDict, Features
 from feedback.preferences.aggregate import PreferenceDataError, aggregate_records
 from feedback.preferences.card import describe, render_card
 from feedback.preferences.config import PreferencesConfig
-from feedback.preferences.kto import build_kto
+from feedback.preferences.kto import Example, build_kto
 from feedback.preferences.pairs import build_pairs
 from feedback.preferences.rows import FEATURES
 from feedback.preferences.sft import build_sft
@@ -73,7 +73,7 @@ def build_preferences(config: PreferencesConfig) -> BuildResult:
 
     aggregated = aggregate_records(responses, agreement, config.aggregation, config.agreement)
     records = aggregated.records
-    signals: list = []
+    signals: list[Example] = []
     signal_stats: dict[str, int] = {}
     if inputs.conversations is not None:
         conversations = _load(
@@ -103,7 +103,7 @@ def build_preferences(config: PreferencesConfig) -> BuildResult:
         "datasets": {},
     }
     for name, sides in splits.items():
-        described = describe(sides)
+        described = describe(sides, labelled=name == "kto")
         summary["datasets"][name] = {**described, **stats[name]}
     lineage = {
         "inputs": fingerprints,

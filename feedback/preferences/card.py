@@ -32,7 +32,7 @@ def agreement_bin(value: float | None) -> str:
     return f"[{low:.1f}, 1.0]"
 
 
-def describe(splits: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+def describe(splits: dict[str, list[dict[str, Any]]], labelled: bool) -> dict[str, Any]:
     """Counts by split and source, agreement distribution, and (KTO) label balance."""
     info: dict[str, Any] = {"rows": {name: len(rows) for name, rows in splits.items()}}
     info["by_source"] = {
@@ -42,7 +42,7 @@ def describe(splits: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     every = [row for rows in splits.values() for row in rows]
     bins = Counter(agreement_bin(row["agreement"]) for row in every)
     info["agreement_distribution"] = dict(sorted(bins.items()))
-    if every and "label" in every[0]:
+    if labelled:
         info["label_balance"] = {
             name: label_balance([r["label"] for r in rows])
             for name, rows in [*splits.items(), ("all", every)]

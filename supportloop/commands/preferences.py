@@ -52,4 +52,6 @@ def preferences(
         f"downweighted {agg.get('records_downweighted', 0)}; all discarded "
         f"{agg.get('records_without_submitted', 0)})"
     )
+    if not any(sum(info["rows"].values()) for info in result.summary["datasets"].values()):
+        console.print("[bold yellow]warning:[/] no rows at all: are there submitted responses?")
     console.print(f"saved to {result.run_dir}")

@@ -266,3 +266,17 @@ def test_default_run_dir_is_linked_as_latest(saved_inputs, tmp_path, monkeypatch
     latest = tmp_path / "runs" / "preferences" / "latest"
     assert first.parent == latest.parent and latest.resolve() == first.resolve()
     assert load_from_disk(str(latest / "pairs"))["train"].num_rows >= 1
+
+
+def test_answers_not_aligned_with_candidates_are_a_user_error():
+    from feedback.preferences.aggregate import PreferenceDataError, aggregate_records
+
+    config = PreferencesConfig.model_validate({"inputs": {"responses": "unused"}})
+    broken = {
+        "record_id": "R1", "conversation_id": "c1", "customer_id": None, "turn_index": 1,
+        "prompt": [], "annotator": "alice", "status": "submitted", "ranking": [1, 2],
+        "candidates": [{"candidate_id": f"k{i}", "text": f"t{i}", "source": "generated"}
+                       for i in range(3)],
+    }  # fmt: skip
+    with pytest.raises(PreferenceDataError, match="record R1 annotator alice: ranking has 2"):
+        aggregate_records([broken], {}, config.aggregation, config.agreement)

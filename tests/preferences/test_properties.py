@@ -170,7 +170,7 @@ def _turn(row, turns):
 
 
 @pytest.mark.slow
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=responses(), convs=conversations(), config=configs())
 def test_no_leak_no_degenerate_no_contradiction(data, convs, config):
     rows, agreement = data
