@@ -95,18 +95,24 @@ def _majority(votes: list[str]) -> str | None:
 
 def _latest_per_annotator(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     """The last submission of each annotator (a re-pull may carry an earlier one too)."""
-    latest: dict[str, dict[str, Any]] = {}
-    # The JSON form breaks ties between equal timestamps the same way whatever the input order.
-    for row in sorted(
-        rows,
-        key=lambda r: (
-            r["annotator"],
-            r.get("submitted_at") or "",
-            json.dumps(r, sort_keys=True, default=str),
-        ),
-    ):
-        latest[row["annotator"]] = row
-    return [latest[a] for a in sorted(latest)], len(rows) - len(latest)
+    by_annotator: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_annotator[row["annotator"]].append(row)
+    latest = []
+    for annotator in sorted(by_annotator):
+        # The JSON form breaks ties between equal timestamps whatever the input order.
+        latest.append(
+            max(
+                by_annotator[annotator],
+                key=lambda r: (
+                    r.get("submitted_at") or "",
+                    json.dumps(r, sort_keys=True, default=str),
+                ),
+            )
+            if len(by_annotator[annotator]) > 1
+            else by_annotator[annotator][0]
+        )
+    return latest, len(rows) - len(latest)
 
 
 def _aggregate_one(

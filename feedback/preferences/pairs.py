@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from feedback.preferences.aggregate import RecordAggregate
@@ -30,7 +31,7 @@ class Pair:
     annotators: list[str]
     weight: float
 
-    @property
+    @cached_property
     def sides(self) -> tuple[str, str]:
         return normalise(self.chosen), normalise(self.rejected)
 
