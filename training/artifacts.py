@@ -48,6 +48,13 @@ def prepare_wandb(report_to: list[str] | str | None, output_dir: Path, project: 
     return f"W&B {mode}: run under {os.environ['WANDB_DIR']}/wandb (project {project})"
 
 
+def finish_wandb() -> None:
+    """Close the W&B run the Trainer opened, so its files are complete and a next run is new."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and getattr(wandb, "run", None) is not None:
+        wandb.finish()
+
+
 def last_checkpoint(output_dir: Path) -> Path | None:
     """The newest complete `checkpoint-N` (one with trainer_state.json) in the run dir."""
     complete = [

@@ -20,7 +20,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from supportloop.errors import UserError
-from training.artifacts import prepare_wandb, rank_reports, write_training_outputs
+from training.artifacts import finish_wandb, prepare_wandb, rank_reports, write_training_outputs
 from training.data import load_splits
 from training.models import load_tokenizer, resolve_model
 from training.reward import load_reward_model
@@ -151,6 +151,7 @@ def train_ppo(recipe: dict[str, Any], source: str) -> dict[str, Any]:
         )
         print(f"adapter saved to {output_dir} (step {trainer.state.global_step})", flush=True)
     trainer.end()
+    finish_wandb()
     return summary
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from supportloop.errors import UserError
 from training.artifacts import (
+    finish_wandb,
     last_checkpoint,
     prepare_wandb,
     rank_reports,
@@ -167,4 +168,5 @@ def train_recipe(recipe: Recipe, source: str = "recipe", say: Say = print) -> di
         )
         say(f"adapter saved to {recipe.output_dir} (step {trainer.state.global_step})")
     trainer.end()
+    finish_wandb()
     return summary

@@ -50,15 +50,23 @@ def device_defaults(trainer: dict[str, Any], cuda: bool) -> dict[str, Any]:
     return resolved
 
 
-def undo_yaml_no(trainer: dict[str, Any], config_class: type) -> dict[str, Any]:
-    """`save_strategy: no` reads as False in YAML; give string options their "no" back."""
-    text_fields = {
-        field.name for field in dataclasses.fields(config_class) if "Strategy" in str(field.type)
-    }
-    return {
-        key: "no" if value is False and key in text_fields else value
-        for key, value in trainer.items()
-    }
+def yaml_fixups(trainer: dict[str, Any], config_class: type) -> dict[str, Any]:
+    """Undo two YAML 1.1 surprises before TRL sees the values.
+
+    `save_strategy: no` reads as False, and `learning_rate: 1e-5` (no dot) reads as a string.
+    """
+    fields = {field.name: str(field.type) for field in dataclasses.fields(config_class)}
+    fixed = dict(trainer)
+    for key, value in trainer.items():
+        kind = fields.get(key, "")
+        if value is False and "Strategy" in kind:
+            fixed[key] = "no"
+        elif isinstance(value, str) and "float" in kind:
+            try:
+                fixed[key] = float(value)
+            except ValueError:
+                continue
+    return fixed
 
 
 def build_config(
@@ -68,7 +76,7 @@ def build_config(
     import torch
 
     check_trainer_keys(trainer, config_class, source)
-    kwargs = device_defaults(undo_yaml_no(trainer, config_class), torch.cuda.is_available())
+    kwargs = device_defaults(yaml_fixups(trainer, config_class), torch.cuda.is_available())
     for key, value in defaults.items():
         kwargs.setdefault(key, value)
     try:
