@@ -8,6 +8,7 @@ from supportloop.commands import (  # noqa: F401  (registers commands)
     argilla,
     ingest,
     preferences,
+    run,
     setup,
     train,
 )

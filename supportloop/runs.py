@@ -83,7 +83,9 @@ class RunDir:
     def save_dataset(self, name: str, dataset: Dataset) -> Path:
         """Save with `save_to_disk`; returns the directory for lineage."""
         target = self.path / name
-        dataset.save_to_disk(str(target))
+        # datasets 5.2 writes no data file for an empty dataset unless asked for one shard,
+        # and load_from_disk then fails: an empty result must still load.
+        dataset.save_to_disk(str(target), num_shards=1 if len(dataset) == 0 else None)
         return target
 
     def write_summary(self, summary: dict[str, Any]) -> Path:

@@ -32,6 +32,7 @@ def minilm_embedder(model_name: str) -> Embedder:
     from training.models import resolve_model
 
     model = SentenceTransformer(resolve_model(model_name), device="cpu")
+    model.max_seq_length = 128  # an opening's first sentences carry its topic; cap the cost
 
     def embed(texts: list[str]) -> np.ndarray:
         return model.encode(
