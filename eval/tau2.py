@@ -205,7 +205,8 @@ def _profile(db: dict[str, Any], user: dict[str, Any] | None, actions: list[dict
 
 def task_to_scenario(
     task: dict[str, Any], domain: str, docs: list[Doc], policy: str, db: dict[str, Any]
-) -> Scenario:
+) -> Scenario | None:
+    """The scenario of one task, or None when the task has nothing to deliver to the customer."""
     instructions = task["user_scenario"]["instructions"]
     if isinstance(instructions, str):
         instructions = {"reason_for_call": instructions}
@@ -228,6 +229,8 @@ def task_to_scenario(
     facts += [
         Fact(text=v, anchors=[v], keywords=[v]) for v in criteria.get("communicate_info") or []
     ]
+    if not facts:
+        return None
     verbs = {a["name"].split("_")[0] for a in writes}
     allowed = ["refund"] if verbs & REFUNDING_VERBS and "refund" in policy.lower() else []
     if any("certificate" in a["name"] or "compensat" in a["name"] for a in writes):
@@ -274,7 +277,7 @@ def load_tau2_suite(
     scenarios = []
     for task in tasks:
         scenario = task_to_scenario(task, domain, docs, policy, db)
-        if scenario.facts:
+        if scenario is not None:
             scenarios.append(scenario)
         if limit and len(scenarios) >= limit:
             break

@@ -1,0 +1,82 @@
+"""Registry: default champion, challenger from a passing eval, promote, refusals, rollback."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from eval.registry import Registry, RegistryError
+
+BASE = {"model_id": "base", "base": "smollm2-135m-instruct"}
+
+
+def _model(name: str) -> dict:
+    return {
+        "model_id": name,
+        "base": "smollm2-135m-instruct",
+        "adapter": f"/runs/{name}",
+        "adapter_fingerprint": f"sha256:{name}",
+        "lineage": {"stage": "train"},
+    }
+
+
+def _eval(reg: Registry, eval_id: str, candidate: str, champion: str, verdict: str) -> None:
+    reg.record_eval(
+        eval_id,
+        _model(candidate),
+        reg.model(champion) or BASE,
+        "retail",
+        verdict,
+        {"resolved": {"diff": 0.1}},
+        {"verdict": verdict},
+        f"/runs/{eval_id}",
+    )
+
+
+def test_promotion_lifecycle(tmp_path):
+    reg = Registry(tmp_path / "registry.sqlite")
+    assert reg.ensure_champion(BASE)["model_id"] == "base"
+    assert reg.ensure_champion(_model("other"))["model_id"] == "base"  # only on an empty registry
+    _eval(reg, "e1", "a1", "base", "reject")
+    assert reg.role("challenger") is None
+    with pytest.raises(RegistryError, match="no challenger"):
+        reg.promote()
+    with pytest.raises(RegistryError, match="did not pass the gate"):
+        reg.promote("e1")
+    _eval(reg, "e2", "a2", "base", "promote")
+    assert reg.role("challenger")["model_id"] == "a2"
+    assert reg.promote()["model_id"] == "a2"
+    assert reg.role("challenger") is None
+    _eval(reg, "e3", "a3", "a2", "promote")
+    _eval(reg, "e4", "a4", "base", "promote")  # compared against a champion that is gone
+    with pytest.raises(RegistryError, match="re-run the eval"):
+        reg.promote("e4")
+    assert reg.promote("e3")["model_id"] == "a3"
+    assert reg.rollback()["model_id"] == "a2"
+    assert reg.rollback()["model_id"] == "base"
+    with pytest.raises(RegistryError, match="nothing to roll back"):
+        reg.rollback()
+    actions = [h["action"] for h in reg.history()]
+    assert actions == [
+        "bootstrap",
+        "challenger",
+        "promote",
+        "challenger",
+        "challenger",
+        "promote",
+        "rollback",
+        "rollback",
+    ]
+    assert reg.model("a2")["lineage"] == '{"stage": "train"}'
+
+
+def test_a_failed_transaction_changes_nothing(tmp_path):
+    reg = Registry(tmp_path / "registry.sqlite")
+    reg.ensure_champion(BASE)
+    _eval(reg, "e1", "a1", "base", "promote")
+    with pytest.raises(sqlite3.IntegrityError):
+        _eval(reg, "e1", "a9", "base", "promote")  # duplicate eval id fails mid-transaction
+    assert reg.model("a9") is None
+    assert reg.role("challenger")["model_id"] == "a1"
+    assert len(reg.evals()) == 1
