@@ -3,7 +3,8 @@
 Each judged assistant turn becomes one record whose id is a stable hash of the conversation
 id, the turn index and the candidate set, so re-running or resuming a push updates records
 instead of duplicating them. Candidates come from `training.generate.generate_candidates`
-(logged reply first, then the policy's samples) unless the caller supplies them.
+(logged reply first, then the policy's samples) unless the caller supplies them. With a
+`reward_model` configured, its ranking of each record's candidates is attached as a suggestion.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from feedback.argilla.connection import Connection
@@ -20,6 +22,7 @@ from feedback.argilla.settings import (
     CONTEXT_FIELD,
     CONVERSATION_FIELD,
     INTERNAL_METADATA,
+    RANKING_QUESTION,
     ArgillaConfig,
     build_settings,
     slot_names,
@@ -177,6 +180,61 @@ def ensure_dataset(connection: Connection, config: ArgillaConfig) -> Any:
     return dataset.create()
 
 
+def reward_scores(reward_model: str, payloads: list[dict[str, Any]]) -> list[list[float]]:
+    """Per record, the reward model's preference for each candidate, squashed into 0..1."""
+    import math
+
+    from training.reward import load_reward_model
+
+    model = load_reward_model(reward_model)
+    prompts, replies, sizes = [], [], []
+    for payload in payloads:
+        texts = [t for name, t in payload["fields"].items() if name.startswith("candidate_")]
+        prompts += [payload["fields"][CONVERSATION_FIELD]] * len(texts)
+        replies += texts
+        sizes.append(len(texts))
+    flat = [1 / (1 + math.exp(-score)) for score in model.score(prompts, replies)]
+    out, start = [], 0
+    for size in sizes:
+        out.append(flat[start : start + size])
+        start += size
+    return out
+
+
+def put_ranking_suggestions(
+    connection: Connection,
+    dataset_id: str,
+    payloads: list[dict[str, Any]],
+    scores: list[list[float]],
+    agent: str,
+) -> int:
+    """One ranking suggestion per record (best score = rank 1), through the REST API.
+
+    The SDK's ranking suggestions drop the ranks, so they are written here with them.
+    """
+    from feedback.argilla.pull import iter_records
+
+    session, url = connection.session(), connection.api_url
+    questions = session.get(f"{url}/api/v1/datasets/{dataset_id}/questions").json()["items"]
+    question_id = next(q["id"] for q in questions if q["name"] == RANKING_QUESTION)
+    uuids = {r["external_id"]: r["id"] for r in iter_records(connection, dataset_id, False)}
+    for payload, record_scores in zip(payloads, scores, strict=True):
+        order = sorted(range(len(record_scores)), key=lambda i: -record_scores[i])
+        names = slot_names(len(record_scores))
+        reply = session.put(
+            f"{url}/api/v1/records/{uuids[payload['id']]}/suggestions",
+            json={
+                "question_id": question_id,
+                "type": "model",
+                "agent": agent,
+                "value": [{"value": names[i], "rank": r} for r, i in enumerate(order, 1)],
+                "score": [round(record_scores[i], 4) for i in order],
+            },
+        )
+        reply.raise_for_status()
+    return len(payloads)
+
+
 def dataset_record_count(connection: Connection, dataset_id: Any) -> int:
     reply = connection.session().get(f"{connection.api_url}/api/v1/datasets/{dataset_id}/progress")
     reply.raise_for_status()
@@ -207,6 +265,11 @@ def push(
         ]
         dataset.records.log(records, batch_size=batch_size or config.batch_size)
     created = dataset_record_count(connection, dataset.id) - before
+    suggested = 0
+    if config.reward_model and payloads and config.questions.ranking:
+        scores = reward_scores(config.reward_model, payloads)
+        agent = f"reward-model:{Path(config.reward_model).name}"
+        suggested = put_ranking_suggestions(connection, str(dataset.id), payloads, scores, agent)
     return {
         "dataset": config.dataset,
         "dataset_id": str(dataset.id),
@@ -215,4 +278,5 @@ def push(
         "created": created,
         "updated": len(payloads) - created,
         "skipped_fewer_than_2_candidates": skipped,
+        "suggestions": suggested,
     }

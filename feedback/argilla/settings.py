@@ -73,6 +73,9 @@ class ArgillaConfig(StrictModel):
     turns: str = Field("last", pattern="^(last|all)$", description="Assistant turns to judge.")
     max_records: int | None = Field(None, ge=1)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    reward_model: str | None = Field(
+        None, description="Reward run dir or checkpoint: its ranking becomes a suggestion."
+    )
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     pull_dir: ProjectPath = Field(
         Path("runs/argilla/pull"), description="Responses dataset + incremental pull state."

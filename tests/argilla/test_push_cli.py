@@ -83,3 +83,57 @@ def test_cli_push_generates_candidates_and_is_idempotent(
     sources = [c["source"] for c in json.loads(records[0]["metadata"]["supportloop"])["candidates"]]
     assert sources[0] == "logged" and set(sources[1:]) == {"generated"}
     assert records[0]["fields"]["candidate_1"].startswith("Yes, returns are accepted")
+
+
+def test_reward_model_ranking_becomes_a_suggestion(
+    argilla_stack, owner, conversation, candidates, tmp_path
+):
+    import torch
+    from transformers import LlamaConfig, LlamaForSequenceClassification
+
+    from feedback.argilla.push import push
+    from feedback.argilla.settings import ArgillaConfig
+    from training.models import load_tokenizer
+    from training.reward import load_reward_model
+
+    tokenizer = load_tokenizer("smollm2-135m-instruct")
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        num_labels=1,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(0)
+    reward_dir = tmp_path / "tiny-reward"
+    LlamaForSequenceClassification(config).save_pretrained(reward_dir)
+    tokenizer.save_pretrained(reward_dir)
+
+    cfg = ArgillaConfig(
+        dataset="reward-suggestions",
+        credentials=argilla_stack.credentials_file,
+        reward_model=str(reward_dir),
+    )
+    extra = ["Sorry, no returns.", "Send me your order number."]
+    result = push(owner, cfg, [conversation(0), conversation(1)], candidates(extra))
+    assert result["suggestions"] == 2
+
+    conv = conversation(0)
+    prompt = [{"role": m["role"], "content": m["content"]} for m in conv["messages"][:1]]
+    texts = [conv["messages"][1]["content"], *extra]
+    expected = load_reward_model(str(reward_dir)).score([prompt] * 3, texts)
+    best_first = [f"candidate_{i + 1}" for i in sorted(range(3), key=lambda i: -expected[i])]
+    session = owner.session()
+    records = session.get(f"{owner.api_url}/api/v1/datasets/{result['dataset_id']}/records").json()[
+        "items"
+    ]
+    record = next(r for r in records if '"conv-0"' in r["metadata"]["supportloop"])
+    suggestions = session.get(f"{owner.api_url}/api/v1/records/{record['id']}/suggestions").json()
+    (suggestion,) = suggestions["items"]
+    assert suggestion["agent"] == "reward-model:tiny-reward" and suggestion["type"] == "model"
+    assert [v["value"] for v in suggestion["value"]] == best_first
+    assert [v["rank"] for v in suggestion["value"]] == [1, 2, 3]
+    assert all(0 <= s <= 1 for s in suggestion["score"])
