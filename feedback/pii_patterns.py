@@ -171,9 +171,19 @@ def build_analyzer(entities: list[str], phone_regions: list[str]) -> AnalyzerEng
     )
 
 
-# Pre-filters: exact necessary conditions, so skipping presidio where they fail loses nothing.
+# Pre-filters: necessary conditions for each entity, so skipping presidio where they fail loses
+# nothing. Digit runs glued to a letter or '#' (order ids like #W2378156) and stand-alone dates
+# and amounts with cents are blanked first: no card, phone or SSN is written that way, and they
+# are in most support messages (tests/pii/test_filters.py checks the superset claim).
+_NOT_PII = re.compile(
+    r"(?<![\w#.,/+-])(?:"
+    r"(?:19|20)\d\d-\d\d-\d\d"  # 2024-03-15
+    r"|\d{1,2}[./]\d{1,2}[./](?:19|20)\d\d"  # 15.03.2024, 03/15/2024
+    r"|\d+(?:,\d{3})*\.\d\d"  # 1,234.56
+    r")(?![\w.,/-]*\d)"
+    r"|[A-Za-z#]+\d+"  # W2378156, #12345, A2141
+)
 _DIGIT_RUN = re.compile(r"\d(?:[ \-.()/]{0,3}\d){6}")  # 7+ digits, loosely separated
-_IBAN_START = re.compile(r"[A-Za-z]{2}\s?\d{2}")
 _IPV4 = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
 _IPV6 = re.compile(r"[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:")
 
@@ -183,12 +193,10 @@ def possible_entities(text: str, entities: frozenset[str]) -> list[str]:
     found = []
     if "@" in text and "EMAIL" in entities:
         found.append("EMAIL_ADDRESS")
-    if _DIGIT_RUN.search(text):
-        for entity in ("CREDIT_CARD", "PHONE", "US_SSN"):
-            if entity in entities:
-                found.append(PRESIDIO_ENTITY[entity])
-        if "IBAN" in entities and _IBAN_START.search(text):
-            found.append("IBAN_CODE")
+    if "IBAN" in entities and _IBAN_RUN.search(text):
+        found.append("IBAN_CODE")
+    if _DIGIT_RUN.search(text) and _DIGIT_RUN.search(_NOT_PII.sub(" ", text)):
+        found += [PRESIDIO_ENTITY[e] for e in ("CREDIT_CARD", "PHONE", "US_SSN") if e in entities]
     if "IP_ADDRESS" in entities and (_IPV4.search(text) or _IPV6.search(text)):
         found.append("IP_ADDRESS")
     return found
