@@ -19,8 +19,8 @@ from pathlib import Path
 from feedback.argilla.connection import connect, external_server
 from feedback.argilla.pull import pull
 from feedback.argilla.push import build_record_payloads, ensure_dataset, judged_turns
-from feedback.argilla.settings import ArgillaConfig
-from feedback.argilla.simulate import SimulationConfig, simulate
+from feedback.argilla.settings import ArgillaConfig, SimulationConfig
+from feedback.argilla.simulate import simulate
 from feedback.argilla.stack import StackConfig, down, up
 from supportloop.runs import write_json_atomic
 from training.generate import Candidate

@@ -53,6 +53,16 @@ class PolicyConfig(StrictModel):
     adapter: str | None = None
 
 
+class SimulationConfig(StrictModel):
+    """SIMULATED demo annotators (feedback/argilla/simulate.py): username -> noise (std dev)."""
+
+    annotators: dict[str, float] = Field(
+        default_factory=lambda: {"annotator-1": 0.05, "annotator-2": 0.15, "annotator-3": 0.3}
+    )
+    max_records_per_annotator: int | None = Field(None, ge=1)
+    seed: int = 0
+
+
 class ArgillaConfig(StrictModel):
     """`configs/argilla/default.yaml`: the dataset, what goes into it, and where pulls go."""
 
@@ -77,6 +87,7 @@ class ArgillaConfig(StrictModel):
         None, description="Reward run dir or checkpoint: its ranking becomes a suggestion."
     )
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    simulation: SimulationConfig = Field(default_factory=SimulationConfig)
     pull_dir: ProjectPath = Field(
         Path("runs/argilla/pull"), description="Responses dataset + incremental pull state."
     )

@@ -25,8 +25,6 @@ import random
 import re
 from typing import Any
 
-from pydantic import Field
-
 from feedback.argilla.connection import Connection
 from feedback.argilla.settings import (
     CONTEXT_FIELD,
@@ -34,10 +32,10 @@ from feedback.argilla.settings import (
     INTERNAL_METADATA,
     RANKING_QUESTION,
     ArgillaConfig,
+    SimulationConfig,
     question_names,
     slot_names,
 )
-from supportloop.config import StrictModel
 
 _WORD = re.compile(r"[a-z0-9]+")
 _COMMITMENT = re.compile(
@@ -47,16 +45,6 @@ _COMMITMENT = re.compile(
 )
 _ASKS_ORDER = re.compile(r"\b(order (number|id)|your email)\b", re.I)
 _KNOWN_ORDER = re.compile(r"#?W\d{5,}|<EMAIL>|order (number|id)? ?#?\d{4,}", re.I)
-
-
-class SimulationConfig(StrictModel):
-    """Demo annotators: username -> noise (standard deviation added to each quality)."""
-
-    annotators: dict[str, float] = Field(
-        default_factory=lambda: {"annotator-1": 0.05, "annotator-2": 0.15, "annotator-3": 0.3}
-    )
-    max_records_per_annotator: int | None = Field(None, ge=1)
-    seed: int = 0
 
 
 def _words(text: str) -> set[str]:

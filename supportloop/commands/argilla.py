@@ -201,11 +201,10 @@ def simulate(config: ConfigArg = DATASET_CONFIG, overrides: Overrides = None) ->
     rules. Real annotation happens in the Argilla UI.
     """
     from feedback.argilla.connection import connect
-    from feedback.argilla.simulate import SimulationConfig
     from feedback.argilla.simulate import simulate as run_simulation
 
     cfg = _dataset_config(config, overrides)
-    sim = SimulationConfig()
+    sim = cfg.simulation
     owner = connect(cfg.credentials)
     annotators = {name: connect(cfg.credentials, name) for name in sim.annotators}
     counts = run_simulation(owner, annotators, cfg, sim)

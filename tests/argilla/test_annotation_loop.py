@@ -11,7 +11,8 @@ import pytest
 from feedback.argilla.agreement import compute_agreement
 from feedback.argilla.pull import find_dataset, iter_records, pull
 from feedback.argilla.push import push
-from feedback.argilla.simulate import SimulationConfig, simulate
+from feedback.argilla.settings import SimulationConfig
+from feedback.argilla.simulate import simulate
 
 pytestmark = [pytest.mark.argilla, pytest.mark.slow]
 
