@@ -12,7 +12,9 @@ Values are compared normalised: digits only for cards, SSNs and phones (so "4111
 "4111-1111-..." are one card), upper-case alphanumerics for IBANs, case-folded for emails and
 names. A value detected anywhere in a conversation is replaced everywhere in it (case-
 sensitive, whole words), because assistants repeat what customers write; a person's single
-name parts ("Maria" of "Maria Gonzalez") are replaced too. Counts are replaced occurrences.
+name parts ("Maria" of "Maria Gonzalez") are replaced too and share its number. Values the
+caller already knows (profile fields) are matched in any case and numbered the same way.
+Counts are replaced occurrences per entity type.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from feedback.pii_names import is_candidate
+from feedback.pii_names import COMMON_WORDS
 from supportloop.config import StrictModel
 
 PatternEntity = Literal["CREDIT_CARD", "IBAN", "EMAIL", "PHONE", "US_SSN", "IP_ADDRESS"]
@@ -37,7 +39,8 @@ PATTERN_ENTITIES: tuple[str, ...] = (
     "IP_ADDRESS",
 )
 PERSON = "PERSON"
-PLACEHOLDER = re.compile(r"<(CREDIT_CARD|IBAN|EMAIL|PHONE|US_SSN|IP_ADDRESS|PERSON)_(\d+)>")
+PLACEHOLDER = re.compile(r"<([A-Z][A-Z_]*?)_(\d+)>")
+KNOWN_SCORE = 2.0  # known values outrank any detection score (at most 1.0)
 
 
 class PiiConfig(StrictModel):
@@ -123,9 +126,18 @@ class PiiRedactor:
                 threads=self.config.name_threads,
             )
 
-    def redact_conversations(self, batch: list[list[str]]) -> list[tuple[list[str], Counter]]:
-        """Redacted message texts and per-entity replacement counts, per conversation."""
-        if self.patterns is None and self.names is None:
+    def redact_conversations(
+        self, batch: list[list[str]], known: list[list[tuple[str, str]]] | None = None
+    ) -> list[tuple[list[str], Counter]]:
+        """Redacted message texts and per-entity replacement counts, per conversation.
+
+        `known` (optional, per conversation): (value, entity) pairs already known to be PII,
+        e.g. from the customer profile; they are replaced like detections (any case, whole
+        words) and share their numbering, so a profile name and the same name found by the
+        model are one `<PERSON_1>`. Entities may be any name (`ZIP_CODE`, `ADDRESS`...).
+        """
+        known = known or [[] for _ in batch]
+        if self.patterns is None and self.names is None and not any(known):
             return [(list(texts), Counter()) for texts in batch]
         flat = [text for texts in batch for text in texts]
         found: list[list[_Found]] = [[] for _ in flat]
@@ -140,7 +152,9 @@ class PiiRedactor:
             for i, spans in enumerate(names):
                 found[i].extend(_Found(s, e, PERSON, p) for s, e, p in spans)
         out, i = [], 0
-        for texts in batch:
+        for texts, values in zip(batch, known, strict=True):
+            for k, text in enumerate(texts):
+                found[i + k] += _known_in(text, values)
             out.append(_redact_conversation(texts, found[i : i + len(texts)]))
             i += len(texts)
         return out
@@ -170,6 +184,7 @@ def _redact_conversation(texts: list[str], found: list[list[_Found]]) -> tuple[l
     surfaces: dict[str, str] = {}  # exact text -> placeholder
     name_parts: dict[tuple[str, str], str] = {}  # single words of full names -> placeholder
     per_type: Counter = Counter()
+    entity_of: dict[str, str] = {}  # placeholder -> entity
     spans = [_resolve(f) for f in found]
     for text, message_spans in zip(texts, spans, strict=True):
         for f in message_spans:
@@ -181,6 +196,7 @@ def _redact_conversation(texts: list[str], found: list[list[_Found]]) -> tuple[l
                 else:
                     per_type[f.entity] += 1
                     placeholders[key] = f"<{f.entity}_{per_type[f.entity]}>"
+                    entity_of[placeholders[key]] = f.entity
             surfaces.setdefault(value, placeholders[key])
             if f.entity == PERSON:
                 for part in _name_parts(value):
@@ -200,10 +216,23 @@ def _redact_conversation(texts: list[str], found: list[list[_Found]]) -> tuple[l
             if start < pos:
                 continue  # inside a longer span already replaced
             parts += [text[pos:start], placeholder]
-            counts[PLACEHOLDER.fullmatch(placeholder).group(1)] += 1
+            counts[entity_of[placeholder]] += 1
             pos = end
         redacted.append("".join(parts) + text[pos:])
     return redacted, counts
+
+
+def _known_in(text: str, values: list[tuple[str, str]]) -> list[_Found]:
+    """Occurrences of known values in `text`: any case, whole words; they outrank detections."""
+    lowered, found = text.lower(), []
+    for value, entity in values:
+        if value.strip() and value.lower() in lowered:
+            for m in re.finditer(re.escape(value), text, re.IGNORECASE):
+                if not (m.start() and _is_word_char(text[m.start() - 1])) and not (
+                    m.end() < len(text) and _is_word_char(text[m.end()])
+                ):
+                    found.append(_Found(m.start(), m.end(), entity, KNOWN_SCORE))
+    return found
 
 
 def _whole_words(text: str, surface: str) -> list[int]:
@@ -225,6 +254,9 @@ def _is_word_char(ch: str) -> bool:
 
 
 def _name_parts(name: str) -> list[str]:
-    """Single words of a multi-word name worth replacing alone ("Maria", "Gonzalez")."""
+    """Single words of a multi-word name worth replacing alone ("Maria", "Gonzalez"), not
+    short or common ones ("Will" of "Will Smith" stays: "Will you...")."""
     words = name.split()
-    return [w for w in words if len(w) > 2 and is_candidate(w)] if len(words) > 1 else []
+    return (
+        [w for w in words if len(w) > 2 and w.lower() not in COMMON_WORDS] if len(words) > 1 else []
+    )

@@ -81,3 +81,23 @@ def test_config_rejects_unknown_keys_and_entities(tmp_path):
     config = load_config(PiiConfig, path, ["name_threshold=0.3", "person_names=false"])
     assert config.entities == ["EMAIL", "PHONE"]
     assert config.name_threshold == 0.3 and not config.person_names
+
+
+def test_known_values_share_the_numbering_in_any_case():
+    """Profile values the caller knows: replaced in any case, numbered with the detections."""
+    redactor = PiiRedactor(PiiConfig(entities=["EMAIL"], person_names=False))
+    known = [("Yusuf Rossi", "PERSON"), ("Yusuf", "PERSON"), ("Rossi", "PERSON")]
+    known += [("19122", "ZIP_CODE"), ("yusuf.rossi@example.com", "EMAIL")]
+    texts = [
+        "hi im yusuf rossi, zip 19122, mail YUSUF.ROSSI@example.com or yr@web.de",
+        "Thanks Yusuf! I have the address for Mr Rossi (19122).",
+    ]
+    (redacted, counts), (other, _) = redactor.redact_conversations(
+        [texts, ["Nothing known here, Yusuf."]], known=[known, []]
+    )
+    assert redacted == [
+        "hi im <PERSON_1>, zip <ZIP_CODE_1>, mail <EMAIL_1> or <EMAIL_2>",
+        "Thanks <PERSON_1>! I have the address for Mr <PERSON_1> (<ZIP_CODE_1>).",
+    ]
+    assert counts == {"PERSON": 3, "ZIP_CODE": 2, "EMAIL": 2}
+    assert other == ["Nothing known here, Yusuf."]
