@@ -67,6 +67,11 @@ class PiiConfig(StrictModel):
         description="After this many conversations with one unanimous model verdict on a word, "
         "trust it without the model (0: always ask the model).",
     )
+    name_allowlist: list[str] = Field(
+        default_factory=list,
+        description="Words never redacted as names: your brands and products (the model takes "
+        "some for names, e.g. 'Philips Hue').",
+    )
     name_batch_size: int = Field(64, ge=1, le=1024)
     name_threads: int = Field(1, ge=1, description="onnxruntime threads (1 per ingest process).")
     name_cache_size: int = Field(50_000, ge=0, description="Snippets whose result is remembered.")
@@ -122,6 +127,7 @@ class PiiRedactor:
                 context_words=self.config.name_context_words,
                 prefilter=self.config.name_prefilter,
                 settle_after=self.config.name_settle_after,
+                allow=self.config.name_allowlist,
                 cache_size=self.config.name_cache_size,
                 threads=self.config.name_threads,
             )

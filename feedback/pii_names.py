@@ -20,6 +20,7 @@ import importlib.util
 import json
 import re
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +148,7 @@ class RampartNames:
         batch_size: int = 64,
         context_words: int = 4,
         prefilter: bool = True,
+        allow: Iterable[str] = (),
         settle_after: int = 3,
         cache_size: int = 50_000,
         threads: int = 1,
@@ -172,6 +174,7 @@ class RampartNames:
         self.batch_size = batch_size
         self.context_words = context_words
         self.prefilter = prefilter
+        self.allow = frozenset(word.casefold() for word in allow)
         self.settle_after = settle_after
         self._snippets: OrderedDict[str, list[Span]] = OrderedDict()  # model output cache
         self._verdicts: dict[str, list[int]] = {}  # word -> [times a name, times not]
@@ -184,8 +187,16 @@ class RampartNames:
         self.stats["texts"] += len(texts)
         if not self.prefilter:
             found, _ = self._model_spans(texts, [chunk_windows(text) for text in texts])
-            return _regroup(batch, [_union(t, f) for t, f in zip(texts, found, strict=True)])
-        words = [[(text[s:e], s, e) for s, e in candidates(text)] for text in texts]
+            spans = [self._allowed(t, _union(t, f)) for t, f in zip(texts, found, strict=True)]
+            return _regroup(batch, spans)
+        words = [
+            [
+                (text[s:e], s, e)
+                for s, e in candidates(text)
+                if text[s:e].casefold() not in self.allow
+            ]
+            for text in texts
+        ]
         asked: list[list[tuple[str, int, int]]] = [[] for _ in texts]  # first occurrences to judge
         i = 0
         for conversation in batch:
@@ -216,10 +227,20 @@ class RampartNames:
                         names[word] = 1.0
             for k in k_range:
                 found[k] += [(s, e, names[w]) for w, s, e in words[k] if w in names]
-            out.append([_union(texts[k], found[k]) for k in k_range])
+            out.append([self._allowed(texts[k], _union(texts[k], found[k])) for k in k_range])
             i += len(conversation)
         self._forget()
         return out
+
+    def _allowed(self, text: str, spans: list[Span]) -> list[Span]:
+        """Spans without the words the user listed as never names (their brands, products)."""
+        if not self.allow:
+            return spans
+        kept = (
+            _trim(text, *span, lambda w: w.strip(".,;:!?()").casefold() in self.allow)
+            for span in spans
+        )
+        return [span for span in kept if span]
 
     def _settled(self, word: str) -> bool | None:
         """True/False once the model has judged `word` the same way in `settle_after`
@@ -330,7 +351,8 @@ class RampartNames:
                 spans[-1][2] = max(spans[-1][2], float(name_prob[t]))
             else:
                 spans.append([start, end, float(name_prob[t])])
-        return [t for t in (_trim(text, *_widen(text, s, e, p)) for s, e, p in spans) if t]
+        trimmed = (_trim(text, *_widen(text, s, e, p), _is_filler) for s, e, p in spans)
+        return [span for span in trimmed if span]
 
 
 def _joins(gap: str) -> bool:
@@ -350,13 +372,16 @@ def _widen(text: str, start: int, end: int, score: float) -> tuple[int, int, flo
     return start, end, score
 
 
-def _trim(text: str, start: int, end: int, score: float) -> Span | None:
-    """Drop lower-case common words at the edges of a span: at the end of a short snippet the
-    model sometimes runs a name on into the next word ("Tomasz Kowalski is")."""
+def _trim(
+    text: str, start: int, end: int, score: float, drop: Callable[[str], bool]
+) -> Span | None:
+    """Drop words at the edges of a span: lower-case common words (at the end of a short
+    snippet the model sometimes runs a name on into the next word: "Tomasz Kowalski is"),
+    or the user's never-a-name words."""
     words = [(m.start() + start, m.end() + start) for m in _WORD.finditer(text[start:end])]
-    while words and _is_filler(text[words[0][0] : words[0][1]]):
+    while words and drop(text[words[0][0] : words[0][1]]):
         words.pop(0)
-    while words and _is_filler(text[words[-1][0] : words[-1][1]]):
+    while words and drop(text[words[-1][0] : words[-1][1]]):
         words.pop()
     return (words[0][0], words[-1][1], score) if words else None
 

@@ -55,3 +55,13 @@ def test_a_word_settles_after_consistent_confident_verdicts():
     for _ in range(5):
         detector._record("Jordan", 0.0, 0.0)
     assert detector._settled("Jordan") is None
+
+
+@pytest.mark.slow
+def test_allowlisted_brands_are_never_names():
+    text = "Sorry about your Philips Hue starter kit, Maria Gonzalez."
+    plain = RampartNames(settle_after=0).detect_conversations([[text]])[0][0]
+    allowed = RampartNames(allow=["philips", "Hue"], settle_after=0)
+    spans = allowed.detect_conversations([[text]])[0][0]
+    assert [text[s:e] for s, e, _ in spans] == ["Maria Gonzalez"]
+    assert len(plain) >= len(spans)
