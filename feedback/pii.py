@@ -58,14 +58,14 @@ class PiiConfig(StrictModel):
     name_prefilter: bool = Field(
         True,
         description="Run the name model only around capitalised uncommon words (fast); "
-        "false runs it on whole messages (about 20x slower, catches lower-case names).",
+        "false runs it on whole messages (about 10x slower, catches lower-case names).",
     )
     name_context_words: int = Field(4, ge=1, le=64, description="Words either side of a candidate.")
     name_settle_after: int = Field(
         3,
         ge=0,
-        description="After this many conversations with one unanimous model verdict on a word, "
-        "trust it without the model (0: always ask the model).",
+        description="After this many conversations with the same confident model verdict on a "
+        "word, trust it without the model (0: always ask the model).",
     )
     name_allowlist: list[str] = Field(
         default_factory=list,

@@ -4,13 +4,17 @@ Model: Rampart by National Design Studio, CC-BY-4.0 (see docs/ATTRIBUTION.md). T
 Python code needs `arcjet`, so it is never imported: we find its files with `find_spec` and run
 the model with onnxruntime + tokenizers directly.
 
-The model costs about 0.3 ms per token on one core even batched, far too much to read every
-message at ingest speed. So it only reads short *snippets*: a few words either side of each
-capitalised word that is not a common English word (`COMMON_WORDS`). The cost of that filter
-is that a name written in lower case, or one that is also a common capitalised word (a month,
-"Will", "Grace") and stands alone, is missed; `tests/pii` and `benchmarks/pii.py` measure it.
-Snippets are deduplicated and cached (assistant templates repeat), sorted by length and run in
-padded batches.
+The model costs about 0.35 ms per token on one core even batched (about 1.8x that one snippet
+per call), far too much to read every message at ingest speed. So it reads short *snippets*: a few
+words either side of capitalised words that are not common English words (`COMMON_WORDS`),
+once per distinct word per conversation. The cost of that filter: a name written in lower
+case, or one that is also a common capitalised word (a month, "Will", "Grace") standing alone,
+is missed; `tests/pii` and `benchmarks/pii.py` measure it. Snippets are deduplicated and cached
+(assistant templates repeat), sorted by length and run in padded batches. Words the model has
+judged the same way with certainty in a few conversations are settled (see `RampartNames`).
+
+Precision: the model takes some brand and product names for people ("Philips Hue", "Wells
+Fargo"); that over-redacts (no leak). `allow` lists words that are never names.
 """
 
 from __future__ import annotations
@@ -138,8 +142,10 @@ class RampartNames:
     With the pre-filter, each distinct candidate word is read by the model once per
     conversation, in the snippet around its first occurrence; the verdict applies to all its
     occurrences there (redaction replaces a found name everywhere in the conversation
-    anyway). A word the model has judged the same way in `settle_after` conversations without
-    exception is settled: "Maria" is then a name and "Dyson" is not without asking the model.
+    anyway). A word the model has judged the same way, with certainty, in `settle_after`
+    conversations is settled: "Maria" is then a name and "Dyson" is not without asking the
+    model. Only certain verdicts count (see `_settled`): a settled "not a name" would hide
+    that word from the model for good, which must not happen to a real name.
     """
 
     def __init__(
