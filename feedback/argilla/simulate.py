@@ -156,28 +156,35 @@ def simulate(
     config: ArgillaConfig,
     sim: SimulationConfig,
 ) -> dict[str, int]:
-    """Every configured annotator works through its queue; returns submissions per annotator.
+    """Annotators take turns, one record each, from their own queues, until all are empty.
 
-    The owner's view of each record supplies the ground truth (candidate sources) that the
-    annotators' own view hides; the annotators only submit.
+    Taking turns spreads records over everyone as people working side by side would (a record
+    leaves every queue once `min_submitted` annotators submitted it). The owner's view of each
+    record supplies the ground truth (candidate sources) that the annotators' view hides; the
+    annotators only submit. Returns submissions per annotator.
     """
     from feedback.argilla.pull import find_dataset, iter_records
 
     dataset_id = find_dataset(owner, config)["id"]
     truth = {record["id"]: record for record in iter_records(owner, dataset_id, responses=False)}
-    submitted: dict[str, int] = {}
-    for username, noise in sim.annotators.items():
-        connection = annotators[username]
-        session = connection.session()
-        count = 0
-        for record in pending_records(connection, dataset_id, sim.max_records_per_annotator):
+    submitted = dict.fromkeys(sim.annotators, 0)
+    active = list(sim.annotators)
+    while active:
+        for username in list(active):
+            connection = annotators[username]
+            queue = pending_records(connection, dataset_id, limit=1)
+            if not queue or submitted[username] == sim.max_records_per_annotator:
+                active.remove(username)
+                continue
+            record = queue[0]
             seed = hashlib.sha256(f"{sim.seed}:{username}:{record['id']}".encode()).digest()
-            values = answer(truth[record["id"]], config, noise, random.Random(seed))
-            reply = session.post(
+            values = answer(
+                truth[record["id"]], config, sim.annotators[username], random.Random(seed)
+            )
+            reply = connection.session().post(
                 f"{connection.api_url}/api/v1/records/{record['id']}/responses",
                 json={"status": "submitted", "values": values},
             )
             reply.raise_for_status()
-            count += 1
-        submitted[username] = count
+            submitted[username] += 1
     return submitted

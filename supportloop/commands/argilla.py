@@ -25,7 +25,6 @@ argilla_app = typer.Typer(
 app.add_typer(argilla_app, name="argilla")
 
 STACK_CONFIG = Path("configs/argilla/stack.yaml")
-DATASET_CONFIG = Path("configs/argilla/default.yaml")
 StackOption = Annotated[Path, typer.Option("--config", help="Stack config (YAML).")]
 Overrides = Annotated[list[str] | None, typer.Argument(help=OVERRIDES_HELP)]
 ConfigArg = Annotated[
@@ -99,7 +98,7 @@ def status(overrides: Overrides = None, config: StackOption = STACK_CONFIG) -> N
 @argilla_app.command()
 @user_errors
 def push(
-    config: ConfigArg = DATASET_CONFIG,
+    config: ConfigArg,
     overrides: Overrides = None,
     out: Annotated[Path, typer.Option(help="Run directory for summary + lineage.")] = Path(
         "runs/argilla/push"
@@ -137,7 +136,7 @@ def push(
 
 @argilla_app.command()
 @user_errors
-def pull(config: ConfigArg = DATASET_CONFIG, overrides: Overrides = None) -> None:
+def pull(config: ConfigArg, overrides: Overrides = None) -> None:
     """Pull submitted and discarded responses (one row per record x annotator), incrementally.
 
     Writes `<pull_dir>/responses` (all current rows) and `<pull_dir>/new_responses` (new or
@@ -159,7 +158,7 @@ def pull(config: ConfigArg = DATASET_CONFIG, overrides: Overrides = None) -> Non
 @argilla_app.command()
 @user_errors
 def agreement(
-    config: ConfigArg = DATASET_CONFIG,
+    config: ConfigArg,
     overrides: Overrides = None,
     out: Annotated[Path, typer.Option(help="Run directory.")] = Path("runs/argilla/agreement"),
 ) -> None:
@@ -194,7 +193,7 @@ def agreement(
 
 @argilla_app.command()
 @user_errors
-def simulate(config: ConfigArg = DATASET_CONFIG, overrides: Overrides = None) -> None:
+def simulate(config: ConfigArg, overrides: Overrides = None) -> None:
     """DEMO ONLY: simulated annotators submit responses through the API (rules + noise).
 
     Uses the embedded stack's annotator accounts; see feedback/argilla/simulate.py for the
@@ -217,7 +216,7 @@ def simulate(config: ConfigArg = DATASET_CONFIG, overrides: Overrides = None) ->
 @argilla_app.command()
 @user_errors
 def listen(
-    config: ConfigArg = DATASET_CONFIG,
+    config: ConfigArg,
     overrides: Overrides = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0: any free port).")] = 0,
