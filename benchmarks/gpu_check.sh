@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# DPO on one GPU in bf16: tokens/s and MFU through `supportloop train` (prepared; < 8 min).
+#
+# Usage (on a GPU machine after `bash scripts/setup.sh` and a CUDA build of torch 2.13):
+#   bash benchmarks/gpu_check.sh                      # embedded SmolLM2-135M-Instruct
+#   MODEL=Qwen/Qwen2.5-0.5B-Instruct bash benchmarks/gpu_check.sh
+# Env: MODEL, STEPS (default 40), BATCH (8), MAX_LENGTH (512), PEAK_TFLOPS (bf16 dense peak of
+# the GPU; detected for H100/H200/A100/L4/A10G otherwise required).
+# Writes runs/benchmarks/gpu_check.json. MFU counts 6 x params FLOPs per trained token (the
+# usual convention) over the train loop only; LoRA skips weight gradients of the frozen base,
+# so the FLOPs it really spends are about 2/3 of that: `mfu_lora` reports that figure too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+MODEL=${MODEL:-smollm2-135m-instruct}
+STEPS=${STEPS:-40}
+BATCH=${BATCH:-8}
+MAX_LENGTH=${MAX_LENGTH:-512}
+WORK=$(mktemp -d /tmp/gpu-check.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+
+$PY - <<PY
+import torch
+assert torch.cuda.is_available(), "no CUDA device: this check needs a GPU"
+print("gpu:", torch.cuda.get_device_name(0), "| torch", torch.__version__)
+PY
+
+# The benchmark's realistic support-reply pairs, 512 of them so no batch repeats.
+$PY - "$WORK" <<'PY'
+import sys
+from pathlib import Path
+sys.path.insert(0, "benchmarks")
+from train_dpo import write_data
+write_data(Path(sys.argv[1]), pairs=512)
+PY
+
+start=$(date +%s)
+timeout 420 .venv/bin/supportloop train dpo \
+  "model.name=$MODEL" model.dtype=bfloat16 "data.path=$WORK/pairs" data.eval_split=null \
+  "output_dir=$WORK/run" "trainer.max_steps=$STEPS" "trainer.per_device_train_batch_size=$BATCH" \
+  "trainer.max_length=$MAX_LENGTH" trainer.bf16=true trainer.use_cpu=false \
+  trainer.report_to=[] trainer.save_strategy=no trainer.logging_steps=5 \
+  trainer.dataloader_num_workers=2
+echo "wall: $(( $(date +%s) - start )) s"
+
+$PY - "$WORK/run" <<'PY'
+import json, os, sys
+from pathlib import Path
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM
+sys.path.insert(0, ".")
+from training.models import resolve_model
+
+run = Path(sys.argv[1])
+summary = json.loads((run / "training_summary.json").read_text())
+final = summary["metrics"]["final"]
+tokens = final["num_tokens"]              # chosen + rejected tokens seen by the policy
+runtime = final["train_runtime"]
+with torch.device("meta"):
+    model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(resolve_model(summary["model"])))
+params = sum(p.numel() for p in model.parameters())
+name = torch.cuda.get_device_name(0)
+peaks = {"H200": 989, "H100": 989, "A100": 312, "L4": 121, "A10G": 125, "L40S": 362}
+peak = float(os.environ.get("PEAK_TFLOPS") or next((v for k, v in peaks.items() if k in name), 0))
+if not peak:
+    sys.exit(f"unknown GPU {name!r}: set PEAK_TFLOPS to its bf16 dense peak")
+tokens_per_s = tokens / runtime
+report = {
+    "gpu": name, "model": summary["model"], "params": params, "steps": summary["global_step"],
+    "tokens": tokens, "train_runtime_s": runtime, "tokens_per_s": round(tokens_per_s, 1),
+    "s_per_step": round(runtime / summary["global_step"], 4),
+    "mfu": round(6 * params * tokens_per_s / (peak * 1e12), 4),
+    "mfu_lora": round(4 * params * tokens_per_s / (peak * 1e12), 4),
+    "peak_memory_mb": summary["peak_memory_mb"], "peak_tflops": peak,
+}
+out = Path("runs/benchmarks/gpu_check.json")
+out.parent.mkdir(parents=True, exist_ok=True)
+out.write_text(json.dumps(report, indent=2) + "\n")
+print(json.dumps(report, indent=2))
+PY
