@@ -172,16 +172,17 @@ def build_analyzer(entities: list[str], phone_regions: list[str]) -> AnalyzerEng
 
 
 # Pre-filters: necessary conditions for each entity, so skipping presidio where they fail loses
-# nothing. Digit runs glued to a letter or '#' (order ids like #W2378156) and stand-alone dates
-# and amounts with cents are blanked first: no card, phone or SSN is written that way, and they
-# are in most support messages (tests/pii/test_filters.py checks the superset claim).
+# nothing. Words mixing letters and digits (order ids like #W2378156, tracking numbers) and
+# stand-alone dates and amounts with cents are blanked first: no card, phone or SSN is written
+# that way, and they are in most support messages (tests/pii/test_filters.py checks that the
+# pre-filter still lets through everything presidio finds).
 _NOT_PII = re.compile(
     r"(?<![\w#.,/+-])(?:"
     r"(?:19|20)\d\d-\d\d-\d\d"  # 2024-03-15
     r"|\d{1,2}[./]\d{1,2}[./](?:19|20)\d\d"  # 15.03.2024, 03/15/2024
     r"|\d+(?:,\d{3})*\.\d\d"  # 1,234.56
     r")(?![\w.,/-]*\d)"
-    r"|[A-Za-z#]+\d+"  # W2378156, #12345, A2141
+    r"|(?<![\w#])#?(?=\w*[A-Za-z])(?=\w*\d)\w+"  # #W2378156, A2141, 1Z999AA1012345: mixed
 )
 _DIGIT_RUN = re.compile(r"\d(?:[ \-.()/]{0,3}\d){6}")  # 7+ digits, loosely separated
 _IPV4 = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")

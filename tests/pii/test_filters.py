@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from feedback.pii_names import candidates, is_candidate, rampart_model_dir, windows_around
 
 # Texts dense in what the recognizers look for: digits, separators, '@', ':', letters.
-_ALPHABET = "0123456789     -.()/+@:#abcdeDEGBxyz"
+_ALPHABET = "0123456789     -.,()/+@:#$abcdeWDEGBxyz"
 _texts = st.text(alphabet=_ALPHABET, min_size=0, max_size=60)
 
 
