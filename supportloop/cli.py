@@ -12,6 +12,6 @@ from supportloop.commands import (  # noqa: F401  (registers commands)
     setup,
     train,
 )
-from supportloop.commands import eval as _eval  # noqa: F401  (registers eval/promote/rollback/registry)
+from supportloop.commands import eval as _eval  # noqa: F401  (eval, promote, rollback, registry)
 
 __all__ = ["app"]
