@@ -197,8 +197,9 @@ def _redact_conversation(texts: list[str], found: list[list[_Found]]) -> tuple[l
             value = text[f.start : f.end]
             key = (f.entity, _key(f.entity, value))
             if key not in placeholders:
-                if f.entity == PERSON and key in name_parts:  # "Maria" of "Maria Gonzalez"
-                    placeholders[key] = name_parts[key]
+                same = _same_person(value, key, placeholders, name_parts)
+                if same:
+                    placeholders[key] = same
                 else:
                     per_type[f.entity] += 1
                     placeholders[key] = f"<{f.entity}_{per_type[f.entity]}>"
@@ -228,8 +229,25 @@ def _redact_conversation(texts: list[str], found: list[list[_Found]]) -> tuple[l
     return redacted, counts
 
 
+def _same_person(
+    value: str, key: tuple[str, str], placeholders: dict, name_parts: dict
+) -> str | None:
+    """The placeholder of a person already seen under another form: "Maria" after "Maria
+    Gonzalez", or "Maria Gonzalez" after "Maria" alone (first name, then full name)."""
+    if key[0] != PERSON:
+        return None
+    if key in name_parts:
+        return name_parts[key]
+    for part in _name_parts(value):
+        seen = placeholders.get((PERSON, _key(PERSON, part)))
+        if seen:
+            return seen
+    return None
+
+
 def _known_in(text: str, values: list[tuple[str, str]]) -> list[_Found]:
-    """Occurrences of known values in `text`: any case, whole words; they outrank detections."""
+    """Occurrences of known values in `text`: any case, whole words; they outrank detections.
+    Known name parts next to each other ("Yusuf" "Rossi") make one person."""
     lowered, found = text.lower(), []
     for value, entity in values:
         if value.strip() and value.lower() in lowered:
@@ -238,7 +256,21 @@ def _known_in(text: str, values: list[tuple[str, str]]) -> list[_Found]:
                     m.end() < len(text) and _is_word_char(text[m.end()])
                 ):
                     found.append(_Found(m.start(), m.end(), entity, KNOWN_SCORE))
-    return found
+    merged: list[_Found] = []
+    for f in sorted(found, key=lambda f: (f.start, -f.end)):
+        last = merged[-1] if merged else None
+        gap = text[last.end : f.start] if last else ""
+        if (
+            last
+            and f.entity == last.entity == PERSON
+            and f.start >= last.end
+            and gap.strip(" -") == ""
+            and gap
+        ):
+            merged[-1] = _Found(last.start, f.end, PERSON, KNOWN_SCORE)
+        else:
+            merged.append(f)
+    return merged
 
 
 def _whole_words(text: str, surface: str) -> list[int]:

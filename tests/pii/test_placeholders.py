@@ -101,3 +101,22 @@ def test_known_values_share_the_numbering_in_any_case():
     ]
     assert counts == {"PERSON": 3, "ZIP_CODE": 2, "EMAIL": 2}
     assert other == ["Nothing known here, Yusuf."]
+
+
+def test_one_person_under_several_forms_keeps_one_placeholder():
+    """Known first and last names side by side are one person; a first name seen alone before
+    the full name links to it; a different person sharing the first name does not."""
+    redactor = PiiRedactor(PiiConfig(entities=[], person_names=False))
+    known = [("Yusuf", "PERSON"), ("Rossi", "PERSON")]
+    texts = ["Hi, Yusuf here.", "Full name Yusuf Rossi.", "Thanks Mr Rossi."]
+    ((redacted, counts),) = redactor.redact_conversations([texts], known=[known])
+    assert redacted == ["Hi, <PERSON_1> here.", "Full name <PERSON_1>.", "Thanks Mr <PERSON_1>."]
+    assert counts == {"PERSON": 3}
+    texts = ["I am Maria Gonzalez.", "My sister Maria Lopez called.", "Maria, right?"]
+    found = [[_Found(5, 19, "PERSON", 0.9)], [_Found(10, 21, "PERSON", 0.9)], []]
+    redacted, _ = _redact_conversation(texts, found)
+    assert redacted == [
+        "I am <PERSON_1>.",
+        "My sister <PERSON_2> called.",
+        "<PERSON_1>, right?",
+    ]
