@@ -350,8 +350,8 @@ class RampartNames:
         spans: list[list] = []
         for t in np.flatnonzero(name_prob >= min(self.threshold, SUPPORTED_THRESHOLD)):
             start, end = offsets[t]
-            if end <= start:
-                continue  # [CLS] / [SEP]
+            if end <= start or not any(ch.isalnum() for ch in text[start:end]):
+                continue  # [CLS] / [SEP] / punctuation: "Martin. Wells" are two spans
             if spans and _joins(text[spans[-1][1] : start]):
                 spans[-1][1] = end
                 spans[-1][2] = max(spans[-1][2], float(name_prob[t]))
