@@ -90,10 +90,13 @@ def command(recipe: Recipe, source: str, overrides: list[str], accelerate: str |
 
 def launch(recipe_name: str, overrides: list[str], accelerate: str | None = None, say=print) -> int:
     """Train a recipe the way it has to run; returns the exit status (0 = trained)."""
-    from training.trainers import train_recipe
+    from training.trainers import resume_point, train_recipe
 
     source = str(resolve_recipe_path(recipe_name))
     recipe = load_recipe(source, overrides)
+    if recipe.algorithm == "ppo" and recipe.resume:
+        raise LaunchError("ppo (TRL 1.12 experimental) cannot resume from a checkpoint")
+    resume_point(recipe)  # refuse to mix runs here, not once per spawned process
     argv = command(recipe, source, overrides, accelerate)
     if not argv:
         train_recipe(recipe, source, say)

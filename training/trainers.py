@@ -125,7 +125,8 @@ def build_trainer(recipe: Recipe, source: str = "recipe", say: Say = print):
         kwargs["reward_processing_classes"] = reward.tokenizer
     rows = f"{len(train)} rows" + (f" (+{len(evaluation)} eval)" if evaluation is not None else "")
     adapter = f"LoRA r={recipe.peft.r}" if recipe.peft.enabled else "full fine-tune"
-    say(f"{recipe.algorithm}: {recipe.model.name} on {rows}, {adapter}")
+    if args.process_index == 0:
+        say(f"{recipe.algorithm}: {recipe.model.name} on {rows}, {adapter}")
     trainer = _trainer_class(recipe.algorithm)(**kwargs)
     return trainer, {"train": train, "eval": evaluation}
 

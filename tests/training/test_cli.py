@@ -63,3 +63,24 @@ def test_export_reward_adapter_is_a_sequence_classifier(reward_run, tmp_path, re
     from_adapter = load_reward_model(reward_run).score(prompts, reply)
     from_merged = load_reward_model(merged_dir).score(prompts, reply)
     assert from_merged[0] == pytest.approx(from_adapter[0], abs=1e-4)
+
+
+@pytest.mark.slow
+def test_shipped_dpo_recipe_on_the_embedded_model(datasets_dir, tmp_path):
+    """configs/train/dpo.yaml as shipped (SmolLM2-135M-Instruct), cut to one step of 4 pairs."""
+    run = tmp_path / "dpo-smollm2"
+    args = [
+        "configs/train/dpo.yaml",
+        f"data.path={datasets_dir['pairs']}",
+        f"output_dir={run}",
+        "data.max_train_samples=4",
+        "data.eval_split=null",
+        "trainer.max_steps=1",
+        "trainer.report_to=[]",
+    ]
+    result = CliRunner().invoke(app, ["train", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((run / "training_summary.json").read_text())
+    assert summary["model"] == "smollm2-135m-instruct" and summary["global_step"] == 1
+    adapter = json.loads((run / "adapter_config.json").read_text())
+    assert adapter["r"] == 16 and adapter["peft_type"] == "LORA"
