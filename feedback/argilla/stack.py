@@ -157,15 +157,14 @@ def _alive(entry: dict) -> bool:
         return False
 
 
-def _spawn(
-    name: str, command: list[str], env: dict[str, str], cwd: Path, state: dict, data_dir: Path
-) -> None:
+def _spawn(name: str, command: list[str], env: dict[str, str], state: dict, data_dir: Path) -> None:
+    """Start one detached process (logs in data_dir/logs) and record it in stack.json at once."""
     log_dir = data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     with (log_dir / f"{name}.log").open("ab") as log:
         proc = subprocess.Popen(
             command,
-            cwd=cwd,
+            cwd=data_dir,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -200,6 +199,25 @@ def _log_tail(data_dir: Path, name: str, lines: int = 5) -> str:
     return " | ".join(tail)
 
 
+def _server_env(data_dir: Path, redis_port: int, osmem_port: int) -> dict[str, str]:
+    """argilla-server's settings: SQLite in data_dir, osmem via the adapter, local Redis."""
+    env = {
+        **os.environ,
+        "ARGILLA_HOME_PATH": str(data_dir),
+        "ARGILLA_DATABASE_URL": f"sqlite+aiosqlite:///{data_dir / 'argilla.db'}"
+        "?check_same_thread=False",
+        "ARGILLA_ELASTICSEARCH": f"http://127.0.0.1:{osmem_port}",
+        "ARGILLA_SEARCH_ENGINE": SEARCH_ENGINE_NAME,
+        "ARGILLA_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    for inherited in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME"):
+        env.pop(inherited, None)
+    return env
+
+
 def up(config: StackConfig) -> StackInfo:
     """Start the embedded stack (or return the one already running); waits until it answers."""
     data_dir = config.data_dir
@@ -218,31 +236,12 @@ def up(config: StackConfig) -> StackInfo:
     api_url = f"http://{config.host}:{port}"
     creds = ensure_credentials(config, api_url)
     redis_port, osmem_port = _free_port("127.0.0.1"), _free_port("127.0.0.1")
-    env = {
-        **os.environ,
-        "ARGILLA_HOME_PATH": str(data_dir),
-        "ARGILLA_DATABASE_URL": f"sqlite+aiosqlite:///{data_dir / 'argilla.db'}"
-        "?check_same_thread=False",
-        "ARGILLA_ELASTICSEARCH": f"http://127.0.0.1:{osmem_port}",
-        "ARGILLA_SEARCH_ENGINE": SEARCH_ENGINE_NAME,
-        "ARGILLA_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-        "HF_HUB_OFFLINE": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
-    for inherited in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME"):
-        env.pop(inherited, None)
+    env = _server_env(data_dir, redis_port, osmem_port)
     state = {"api_url": api_url, "processes": {}}
     serve = str(_SERVE_SCRIPT)
     try:
-        _spawn(
-            "redis",
-            _redis_command(config.server_venv, redis_port, data_dir),
-            env,
-            data_dir,
-            state,
-            data_dir,
-        )
+        redis = _redis_command(config.server_venv, redis_port, data_dir)
+        _spawn("redis", redis, env, state, data_dir)
         osmem = [
             str(_osmem_binary(config.server_venv)),
             "--addr",
@@ -250,7 +249,7 @@ def up(config: StackConfig) -> StackInfo:
             "--no-stdin-watch",
             "--no-ja",
         ]
-        _spawn("osmem", osmem, env, data_dir, state, data_dir)
+        _spawn("osmem", osmem, env, state, data_dir)
         _wait_port(redis_port, osmem_port, deadline=time.monotonic() + 20)
         web = [
             str(python),
@@ -263,8 +262,8 @@ def up(config: StackConfig) -> StackInfo:
             "--credentials-file",
             str(creds),
         ]
-        _spawn("web", web, env, data_dir, state, data_dir)
-        _spawn("worker", [str(python), serve, "worker"], env, data_dir, state, data_dir)
+        _spawn("web", web, env, state, data_dir)
+        _spawn("worker", [str(python), serve, "worker"], env, state, data_dir)
         _wait_ready(config, state, api_url)
     except BaseException:
         down(config)
