@@ -3,8 +3,8 @@
 presidio's `AnalyzerEngine()` wants a spaCy model it would download; pattern recognizers need
 none, so the engine gets `_TokenNlpEngine`, a regex tokenizer that still feeds presidio's
 context enhancer (the "ssn" next to a bare nine-digit number). Most support messages hold no
-pattern PII at all, so a cheap exact pre-filter decides per message which entities can occur
-(no digit run and no '@' -> nothing to look for) and presidio only runs for those.
+pattern PII at all, so a cheap pre-filter decides per message which entities can occur (no
+run of 7 digits and no '@' -> nothing to look for) and presidio only runs for those.
 """
 
 from __future__ import annotations
@@ -105,7 +105,10 @@ CARD_PATTERN = Pattern(
 )
 
 
-_IBAN_RUN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ -]?[A-Za-z0-9]){11,40}")
+# An IBAN starts with a country code and check digits; every such start is tried, so a
+# leading word like "ref AB12" does not hide the IBAN that follows it.
+_IBAN_START = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}")
+_IBAN_RUN = re.compile(r"[A-Za-z]{2}\d{2}(?:[ -]?[A-Za-z0-9]){11,40}")
 
 
 class TolerantIbanRecognizer(IbanRecognizer):
@@ -115,34 +118,38 @@ class TolerantIbanRecognizer(IbanRecognizer):
     next word ("...9240 PLEASE") no shorter candidate it tries can validate."""
 
     def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
-        results = []
-        for match in _IBAN_RUN.finditer(text):
-            run = match.group()
-            for end in range(len(run), 14, -1):
-                if end < len(run) and run[end] not in " -":
+        results, taken = [], 0
+        for start in (m.start() for m in _IBAN_START.finditer(text)):
+            run = _IBAN_RUN.match(text, start) if start >= taken else None
+            if run is None:
+                continue  # too short, or inside an IBAN already found
+            for end in range(len(run.group()), 14, -1):
+                candidate = run.group()[:end]
+                if end < len(run.group()) and run.group()[end] not in " -":
                     continue  # only cut between groups
-                if self.validate_result(run[:end].rstrip(" -").upper()):
-                    end = len(run[:end].rstrip(" -"))
-                    results.append(
-                        RecognizerResult(
-                            self.supported_entities[0],
-                            match.start(),
-                            match.start() + end,
-                            EntityRecognizer.MAX_SCORE,
-                            AnalysisExplanation(
-                                recognizer=self.name,
-                                original_score=EntityRecognizer.MAX_SCORE,
-                                pattern_name="IBAN, any case and grouping",
-                                validation_result=True,
-                            ),
-                            recognition_metadata={
-                                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                            },
-                        )
-                    )
+                if self.validate_result(candidate.rstrip(" -").upper()):
+                    taken = start + len(candidate.rstrip(" -"))
+                    results.append(self._result(start, taken))
                     break
         return results
+
+    def _result(self, start: int, end: int) -> RecognizerResult:
+        return RecognizerResult(
+            self.supported_entities[0],
+            start,
+            end,
+            EntityRecognizer.MAX_SCORE,
+            AnalysisExplanation(
+                recognizer=self.name,
+                original_score=EntityRecognizer.MAX_SCORE,
+                pattern_name="IBAN, any case and grouping",
+                validation_result=True,
+            ),
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+            },
+        )
 
 
 # phonenumbers' STRICT_GROUPING: the digits must be grouped as the region writes numbers.
@@ -171,11 +178,11 @@ def build_analyzer(entities: list[str], phone_regions: list[str]) -> AnalyzerEng
     )
 
 
-# Pre-filters: necessary conditions for each entity, so skipping presidio where they fail loses
-# nothing. Words mixing letters and digits (order ids like #W2378156, tracking numbers) and
-# stand-alone dates and amounts with cents are blanked first: no card, phone or SSN is written
-# that way, and they are in most support messages (tests/pii/test_filters.py checks that the
-# pre-filter still lets through everything presidio finds).
+# Pre-filters: necessary conditions for each entity. Words mixing letters and digits (order ids
+# like #W2378156, tracking numbers) and stand-alone dates and amounts with cents are blanked
+# before looking for digit runs: no card, phone or SSN is written like them, and they are in
+# most support messages. tests/pii/test_filters.py checks that the pre-filter lets through
+# everything presidio finds.
 _NOT_PII = re.compile(
     r"(?<![\w#.,/+-])(?:"
     r"(?:19|20)\d\d-\d\d-\d\d"  # 2024-03-15
@@ -194,7 +201,7 @@ def possible_entities(text: str, entities: frozenset[str]) -> list[str]:
     found = []
     if "@" in text and "EMAIL" in entities:
         found.append("EMAIL_ADDRESS")
-    if "IBAN" in entities and _IBAN_RUN.search(text):
+    if "IBAN" in entities and _IBAN_RUN.search(text):  # superset of what the recognizer tries
         found.append("IBAN_CODE")
     if _DIGIT_RUN.search(text) and _DIGIT_RUN.search(_NOT_PII.sub(" ", text)):
         found += [PRESIDIO_ENTITY[e] for e in ("CREDIT_CARD", "PHONE", "US_SSN") if e in entities]

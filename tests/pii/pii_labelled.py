@@ -260,6 +260,7 @@ IBAN_SENTENCES = [
     "Refund to {v} please, thanks",
     "IBAN: {v}",
     "I changed banks, the new account is {v}, can you update it?",
+    "Ticket TK42 {v} is the account for the refund.",
 ]
 EMAIL_SENTENCES = [
     "You can reach me at {v} anytime.",
