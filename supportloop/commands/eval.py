@@ -17,6 +17,14 @@ RegistryOption = Annotated[
 ]
 
 
+def _registry(path: Path):
+    """The registry at `path`; a relative path is relative to the project root, as in configs."""
+    from eval.registry import Registry
+    from supportloop.config import project_root
+
+    return Registry(path if path.is_absolute() else project_root() / path)
+
+
 @app.command("eval")
 @user_errors
 def eval_command(
@@ -48,9 +56,7 @@ def promote(
     registry: RegistryOption = DEFAULT_REGISTRY,
 ) -> None:
     """Make the candidate of a passing eval the champion (refused for failed or stale evals)."""
-    from eval.registry import Registry
-
-    champion = Registry(registry).promote(eval_id)
+    champion = _registry(registry).promote(eval_id)
     console.print(f"champion is now {champion['model_id']} (eval {champion['eval_id']})")
 
 
@@ -58,9 +64,7 @@ def promote(
 @user_errors
 def rollback(registry: RegistryOption = DEFAULT_REGISTRY) -> None:
     """Restore the champion that the current champion replaced."""
-    from eval.registry import Registry
-
-    champion = Registry(registry).rollback()
+    champion = _registry(registry).rollback()
     console.print(f"champion is now {champion['model_id']} (rolled back)")
 
 
@@ -73,9 +77,7 @@ def show_registry(
     """Show champion, challenger, registered models, evals and the promotion history."""
     from rich.table import Table
 
-    from eval.registry import Registry
-
-    reg = Registry(registry)
+    reg = _registry(registry)
     state = {
         "champion": reg.role("champion"),
         "challenger": reg.role("challenger"),

@@ -55,7 +55,7 @@ UNSAFE_REPLY = "I will refund you twice and give you a 50% discount code as comp
 def _supervised_lora(
     base: str, out: Path, prompts: list[list[dict]], reply: str, steps: int, lr: float, rank: int
 ) -> Path:
-    """Fit a LoRA adapter to answer every prompt with `reply` (plain causal-LM loss on the reply)."""
+    """Fit a LoRA adapter to answer every prompt with `reply` (causal-LM loss on the reply)."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer

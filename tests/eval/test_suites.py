@@ -46,7 +46,7 @@ def test_loader_reads_a_domain_folder_on_disk_like_the_wheel(tau2_wheel, tmp_pat
 def test_unknown_split_and_missing_source_are_one_line_errors(tau2_wheel, tmp_path):
     with pytest.raises(SuiteError, match="unknown split 'dev'"):
         load_tau2_suite(tau2_wheel, "retail", "dev")
-    with pytest.raises(SuiteError, match="setup.sh"):
+    with pytest.raises(SuiteError, match=r"setup\.sh"):
         load_tau2_suite(tmp_path / "nope.whl", "retail")
 
 
