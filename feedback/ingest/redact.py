@@ -1,14 +1,13 @@
 """Per-batch work of ingest that runs in worker processes: redaction and dedupe fingerprints.
 
 Every text that leaves ingest passes through here. Values the customer profile names (name,
-email, phone, address...) are known PII: they are replaced everywhere in the conversation
-before the detectors run, and then presidio + the name model catch the rest.
+email, phone, address...) are known PII: the redactor replaces them everywhere in the
+conversation, numbered like its own detections, and the profile keeps only placeholders.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from typing import Any
 
@@ -59,21 +58,6 @@ def mask_profile(profile: Any, keys: set[str], key: str | None = None) -> Any:
     return profile
 
 
-def replace_known_values(
-    texts: list[str], values: list[tuple[str, str]], counts: Counter
-) -> list[str]:
-    """Replace each known value (longest first, whole words, any case) with its placeholder."""
-    for value, entity in sorted(set(values), key=lambda item: -len(item[0])):
-        pattern = re.compile(rf"(?<!\w){re.escape(value)}(?!\w)", re.IGNORECASE)
-        replaced = []
-        for text in texts:
-            text, hits = pattern.subn(f"<{entity}>", text)
-            counts[entity] += hits
-            replaced.append(text)
-        texts = replaced
-    return texts
-
-
 class BatchProcessor:
     """Redacts a batch of validated conversations and fingerprints them for dedupe."""
 
@@ -92,24 +76,21 @@ class BatchProcessor:
                 else None
             )
             fingerprints.append((content_hash(text), signature))
-        texts_per_row, counts_per_row = [], []
+        texts = [[m["content"] for m in row["messages"]] for row in rows]
+        known = []
         for row in rows:
-            counts: Counter = Counter()
             profile = json.loads(row["context"]["customer_profile"])
-            texts = [m["content"] for m in row["messages"]]
-            texts = replace_known_values(texts, profile_values(profile, self.keys), counts)
+            known.append(profile_values(profile, self.keys))
             masked = mask_profile(profile, self.keys)
             row["context"]["customer_profile"] = json.dumps(masked, sort_keys=True)
-            texts_per_row.append(texts)
-            counts_per_row.append(counts)
-        if self.redactor is not None:
-            redacted = self.redactor.redact_conversations(texts_per_row)
-            for position, (texts, counts) in enumerate(redacted):
-                texts_per_row[position] = texts
-                counts_per_row[position].update(counts)
+        redacted = (
+            self.redactor.redact_conversations(texts, known)
+            if self.redactor is not None
+            else [(t, Counter()) for t in texts]
+        )
         results = []
-        for row, texts, counts, (digest, signature) in zip(
-            rows, texts_per_row, counts_per_row, fingerprints, strict=True
+        for row, (texts, counts), (digest, signature) in zip(
+            rows, redacted, fingerprints, strict=True
         ):
             for message, text in zip(row["messages"], texts, strict=True):
                 message["content"] = text
