@@ -3,8 +3,9 @@
 Starts its own embedded stack in a temporary data directory (or uses ARGILLA_API_URL/KEY for
 push and pull when set; the simulated responses then need the embedded stack, so the pull part
 is skipped), pushes synthetic contract-shaped records with `dataset.records.log` in batches and
-one record per request, lets one simulated annotator submit a response per record through the
-API, then times `pull`. Prints a table and writes JSON (default runs/benchmarks/argilla_push.json).
+one record per request, lets one simulated annotator submit `--annotate` responses through the
+API, then times `pull`. Prints a table and writes JSON (default
+runs/benchmarks/argilla_push.json).
 
     .venv/bin/python benchmarks/argilla_push.py --records 500 --single 50
 """
@@ -84,7 +85,7 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def run(n_batched: int, n_single: int, batch_size: int, credentials: Path) -> dict:
+def run(n_batched: int, n_single: int, batch_size: int, n_annotate: int, credentials: Path) -> dict:
     owner = connect(credentials)
     config = ArgillaConfig(
         dataset=f"bench-{int(time.time())}",
@@ -108,7 +109,9 @@ def run(n_batched: int, n_single: int, batch_size: int, credentials: Path) -> di
     result["speedup"] = result["batched_records_per_s"] / result["single_records_per_s"]
     if not external_server():
         annotators = {"annotator-1": connect(credentials, "annotator-1")}
-        sim = SimulationConfig(annotators={"annotator-1": 0.1})
+        sim = SimulationConfig(
+            annotators={"annotator-1": 0.1}, max_records_per_annotator=n_annotate
+        )
         count = {}
         t_sim = timed(lambda: count.update(simulate(owner, annotators, config, sim)))
         result["responses_submitted"] = count["annotator-1"]
@@ -127,6 +130,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=500, help="records pushed in batches")
     parser.add_argument("--single", type=int, default=50, help="records pushed one by one")
     parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--annotate", type=int, default=100, help="responses to submit and pull")
     parser.add_argument("--out", type=Path, default=REPO / "runs/benchmarks/argilla_push.json")
     args = parser.parse_args()
     stack = None
@@ -141,7 +145,7 @@ def main() -> None:
         )
         credentials = up(stack).credentials_file
     try:
-        result = run(args.records, args.single, args.batch_size, credentials)
+        result = run(args.records, args.single, args.batch_size, args.annotate, credentials)
     finally:
         if stack is not None:
             down(stack)
