@@ -44,7 +44,9 @@ class RepeatContactConfig(StrictModel):
     """Same customer, same topic, within a window: the log KPI behind repeat inquiries."""
 
     window_hours: float = Field(72, gt=0)
-    similarity_threshold: float = Field(0.6, gt=0, le=1)
+    similarity_threshold: float = Field(
+        0.4, gt=0, le=1, description="MiniLM cosine; paraphrases score ~0.45+, unrelated <0.35"
+    )
     embedding_model: str = "minilm"
     opening_messages: int = Field(1, ge=1, description="customer messages compared by embedding")
 

@@ -52,10 +52,14 @@ class DuplicateIndex:
             if config.near_duplicates
             else None
         )
-        self._signatures: dict[str, LeanMinHash] = {}
+        self._signatures: dict[str, tuple[str | None, LeanMinHash]] = {}
 
     def check_and_add(
-        self, conversation_id: str, digest: bytes, signature: LeanMinHash | None
+        self,
+        conversation_id: str,
+        customer_id: str | None,
+        digest: bytes,
+        signature: LeanMinHash | None,
     ) -> tuple[str, str, float] | None:
         """None for a new conversation (now indexed), else (kind, duplicate_of, similarity)."""
         if digest in self._exact:
@@ -64,7 +68,10 @@ class DuplicateIndex:
         if lean is not None:
             best = None
             for other in self._lsh.query(lean):
-                similarity = lean.jaccard(self._signatures[other])
+                other_customer, other_signature = self._signatures[other]
+                if other_customer != customer_id:
+                    continue
+                similarity = lean.jaccard(other_signature)
                 if similarity >= self.config.threshold and (best is None or similarity > best[1]):
                     best = (other, similarity)
             if best is not None:
@@ -72,5 +79,5 @@ class DuplicateIndex:
         self._exact[digest] = conversation_id
         if lean is not None:
             self._lsh.insert(conversation_id, lean)
-            self._signatures[conversation_id] = lean
+            self._signatures[conversation_id] = (customer_id, lean)
         return None

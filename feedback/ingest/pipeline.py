@@ -146,7 +146,9 @@ def _write_accepted(
     with ArrowWriter(features=CONVERSATION_FEATURES, path=str(arrow_path)) as writer:
         for batch, results in _processed(config, _validated_batches(config, ledger, bar)):
             for (_, where), (row, digest, signature, counts) in zip(batch, results, strict=True):
-                found = index.check_and_add(row["conversation_id"], digest, signature)
+                found = index.check_and_add(
+                    row["conversation_id"], row["customer_id"], digest, signature
+                )
                 if found is not None:
                     ledger.duplicate(row, *found, where)
                     continue

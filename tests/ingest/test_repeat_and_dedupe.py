@@ -1,0 +1,96 @@
+"""Repeat-contact labelling (metadata topic, then MiniLM similarity) and logging duplicates."""
+
+from __future__ import annotations
+
+import pytest
+from datasets import Dataset
+
+from feedback.ingest.config import DedupeConfig, RepeatContactConfig
+from feedback.ingest.dedupe import (
+    DuplicateIndex,
+    content_hash,
+    conversation_text,
+    minhash_signature,
+)
+from feedback.ingest.repeat import label_repeat_contacts, minilm_embedder
+from feedback.transcripts import CONVERSATION_FEATURES
+
+
+def row(cid: str, customer: str, when: str, text: str, topic: str | None = None) -> dict:
+    return {
+        "conversation_id": cid,
+        "customer_id": customer,
+        "started_at": when,
+        "channel": None,
+        "locale": None,
+        "model_version": "v1",
+        "topic": topic,
+        "messages": [
+            {"role": "user", "content": text, "created_at": None},
+            {"role": "assistant", "content": "ok", "created_at": None},
+        ],
+        "context": {"retrieved_docs": [], "customer_profile": "{}"},
+        "signals": {"thumbs": [], "csat": None, "escalated": None, "resolved": None},
+        "metadata": "{}",
+        "repeat_contact": False,
+        "repeat_of": None,
+    }
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return minilm_embedder("minilm")
+
+
+@pytest.mark.slow
+def test_repeat_contacts_by_topic_window_and_similarity(embedder):
+    rows = [
+        # same customer, same metadata topic, 10 h later -> repeat
+        row("a1", "A", "2026-10-01T08:00:00+00:00", "Where is my refund?", "refund"),
+        row("a2", "A", "2026-10-01T18:00:00+00:00", "Still waiting on the refund", "refund"),
+        # same customer, different topics -> not a repeat
+        row("a3", "A", "2026-10-01T20:00:00+00:00", "Change my address", "change_address"),
+        # same topic but outside the 72 h window -> not a repeat
+        row("b1", "B", "2026-10-01T08:00:00+00:00", "Cancel my order", "cancel_order"),
+        row("b2", "B", "2026-10-05T08:00:00+00:00", "Cancel my order please", "cancel_order"),
+        # no topic: similar openings -> repeat; unrelated opening -> not
+        row("c1", "C", "2026-10-02T08:00:00+00:00", "My package has not arrived yet, where is it?"),
+        row("c2", "C", "2026-10-02T12:00:00+00:00", "The parcel still has not been delivered."),
+        row("c3", "C", "2026-10-02T13:00:00+00:00", "How do I reset my account password?"),
+        # another customer with the same text is never a repeat of C
+        row("d1", "D", "2026-10-02T14:00:00+00:00", "The parcel still has not been delivered."),
+    ]
+    dataset = Dataset.from_list(rows, features=CONVERSATION_FEATURES)
+    repeats = label_repeat_contacts(dataset, RepeatContactConfig(), embedder)
+    labelled = {dataset[i]["conversation_id"]: of for i, of in repeats.items()}
+    assert labelled == {"a2": "a1", "c2": "c1"}
+
+
+@pytest.mark.slow
+def test_embedding_threshold_is_the_similarity_cut(embedder):
+    rows = [
+        row("c1", "C", "2026-10-02T08:00:00+00:00", "My package has not arrived yet, where is it?"),
+        row("c2", "C", "2026-10-02T12:00:00+00:00", "The parcel still has not been delivered."),
+    ]
+    dataset = Dataset.from_list(rows, features=CONVERSATION_FEATURES)
+    strict = RepeatContactConfig(similarity_threshold=0.99)
+    assert label_repeat_contacts(dataset, strict, embedder) == {}
+
+
+def test_near_duplicates_are_per_customer():
+    config = DedupeConfig(threshold=0.8)
+    index = DuplicateIndex(config)
+    words = " ".join(f"word{i}" for i in range(60))
+    messages = [{"role": "user", "content": words}, {"role": "assistant", "content": "fine"}]
+    nearly = [{"role": "user", "content": words + " extra"}, messages[1]]
+
+    def check(cid: str, customer: str, msgs: list[dict]):
+        text = conversation_text(customer, msgs)
+        signature = minhash_signature(text, config)
+        return index.check_and_add(cid, customer, content_hash(text), signature)
+
+    assert check("x1", "u1", messages) is None
+    assert check("x2", "u1", messages) == ("exact", "x1", 1.0)
+    kind, of, similarity = check("x3", "u1", nearly)
+    assert (kind, of) == ("near", "x1") and 0.8 <= similarity < 1.0
+    assert check("x4", "u2", messages) is None  # another customer: a separate contact
