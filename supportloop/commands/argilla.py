@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -238,6 +239,10 @@ def listen(
             f"pulled: {result['new']} new, {result['changed']} changed, {result['rows']} total"
         )
 
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM too: leave through __exit__, unregistering the hook
+
+    signal.signal(signal.SIGTERM, stop)
     with WebhookListener(connect(cfg.credentials), cfg, host, port, public_url, report) as hook:
         console.print(f"listening at {hook.url} for record.completed on {cfg.dataset}")
         try:
