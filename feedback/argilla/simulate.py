@@ -13,8 +13,9 @@ non-trivial:
 - resolves_issue: quality >= 0.6 "yes", >= 0.35 "partly", else "no"; ranking: by quality;
 - flags by pattern: a promised refund/discount/compensation is `unauthorised_commitment`,
   asking for an order number or email the conversation already holds is `asks_known_info`;
-- noise: every quality gets Gaussian noise with the annotator's `noise` as standard deviation,
-  seeded by (seed, annotator, record), so a run is reproducible.
+- noise: every quality gets Gaussian noise with the annotator's `noise` as standard deviation;
+  each rule-found flag is missed, and one random flag is ticked, with probability `noise`.
+  Seeded by (seed, annotator, record), so a run is reproducible.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from feedback.argilla.connection import Connection
 from feedback.argilla.settings import (
     CONTEXT_FIELD,
     CONVERSATION_FIELD,
+    FLAG_LABELS,
     INTERNAL_METADATA,
     RANKING_QUESTION,
     ArgillaConfig,
@@ -107,7 +109,9 @@ def answer(
             values[f"resolves_{index}"] = {"value": _resolves(quality[slot])}
         if "rating" in names:
             values[f"rating_{index}"] = {"value": 1 + round(4 * quality[slot])}
-        flags = candidate_flags(text, conversation_text)
+        flags = [f for f in candidate_flags(text, conversation_text) if rng.random() >= noise]
+        if rng.random() < noise:
+            flags = sorted({*flags, rng.choice(sorted(FLAG_LABELS))})
         if "flags" in names and flags:
             values[f"flags_{index}"] = {"value": flags}
     return values

@@ -7,12 +7,15 @@ import os
 import stat
 
 import pytest
+from datasets import load_from_disk
+from typer.testing import CliRunner
 
 from feedback.argilla.agreement import compute_agreement
 from feedback.argilla.pull import find_dataset, iter_records, pull
 from feedback.argilla.push import push
 from feedback.argilla.settings import SimulationConfig
 from feedback.argilla.simulate import simulate
+from supportloop.cli import app
 
 pytestmark = [pytest.mark.argilla, pytest.mark.slow]
 
@@ -114,8 +117,6 @@ def test_push_annotate_pull_agreement(
     assert (result["submitted"], result["discarded"], result["drafts_skipped"]) == (10, 1, 1)
     assert (result["new"], result["changed"], result["fetched"]) == (11, 0, True)
     assert result["records_with_responses"] == 6
-    from datasets import load_from_disk
-
     responses = load_from_disk(str(dataset_config.pull_dir / "responses"))
     assert len(responses) == 11
     row = next(r for r in responses if r["record_id"] == ids[0] and r["annotator"] == "annotator-2")
@@ -156,6 +157,18 @@ def test_push_annotate_pull_agreement(
     assert sum(r["agreement"] is None for r in records_table) == 2
     assert set(summary["annotators"]) == {"annotator-1", "annotator-2"}
     assert summary["alpha"]["ranking"] is not None and -1 <= summary["alpha"]["ranking"] <= 1
+
+    # The CLI reads the latest pull, where annotator-2 changed resolves_2 to "no": resolves
+    # now match on 3 of 3, so that record's agreement is (2/3 + 1) / 2 (contract:
+    # <run>/record_agreement).
+    config = dataset_config.pull_dir.parent / "argilla.yaml"
+    config.write_text(f"dataset: {dataset_config.dataset}\npull_dir: {dataset_config.pull_dir}\n")
+    out = dataset_config.pull_dir.parent / "agreement"
+    result = CliRunner().invoke(app, ["argilla", "agreement", str(config), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Krippendorff alpha" in result.output
+    saved = {r["record_id"]: r for r in load_from_disk(str(out / "record_agreement"))}
+    assert saved[ids[0]]["agreement"] == pytest.approx(5 / 6) and len(saved) == 6
 
 
 def _a2_submitted(owner, dataset_id, a2):
