@@ -13,6 +13,8 @@ runs/benchmarks/argilla_push.json).
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -133,6 +135,8 @@ def main() -> None:
     parser.add_argument("--annotate", type=int, default=100, help="responses to submit and pull")
     parser.add_argument("--out", type=Path, default=REPO / "runs/benchmarks/argilla_push.json")
     args = parser.parse_args()
+    # A SIGTERM (e.g. `timeout`) must still stop the stack this script started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     stack = None
     if external_server():
         credentials = Path("/nonexistent")
