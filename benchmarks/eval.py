@@ -53,6 +53,10 @@ def main() -> None:
         max_new_tokens=args.max_new_tokens, do_sample=False, batch_size=args.batch_size
     )
     ctx = ContextSettings(max_docs=1, max_doc_chars=800, max_profile_chars=600)
+    # Warm-up (first-call allocations, lazy inits) so neither mode pays it.
+    simulate(
+        policy, suite.scenarios[:1], ScriptedSimulator(), matcher, sampling, max_turns=1, ctx=ctx
+    )
     results = {}
     for mode, batched in (("batched", True), ("one_at_a_time", False)):
         started = time.perf_counter()
