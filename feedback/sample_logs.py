@@ -54,12 +54,16 @@ class SampleLogsConfig(StrictModel):
     """How many conversations, and the model that plays the production assistant."""
 
     output: ProjectPath = Field(description="JSONL file to write (transcript contract)")
-    num_conversations: int = Field(120, gt=0)
+    num_conversations: int = Field(60, gt=0)
     cfpb_share: float = Field(0.25, ge=0, le=1, description="openings from CFPB narratives")
     repeat_share: float = Field(0.15, ge=0, le=1)
     missing_topic_share: float = Field(0.33, ge=0, le=1)
     model: str = "smollm2-135m-instruct"
-    max_new_tokens: int = Field(64, gt=0)
+    max_new_tokens: int = Field(48, gt=0)
+    passages: int = Field(1, ge=1, description="policy passages retrieved into the context")
+    passage_chars: int = Field(
+        400, gt=0, description="prompt length drives CPU cost (prefill): keep passages short"
+    )
     batch_size: int = Field(16, gt=0)
     seed: int = 7
     start: datetime = datetime(2026, 10, 1, tzinfo=UTC)
@@ -180,7 +184,8 @@ class _Builder:
         return contacts[: self.config.num_conversations]
 
     def system_prompt(self, docs: list[dict[str, str]]) -> str:
-        passages = "\n\n".join(f"[{d['title']}]\n{d['text'][:700]}" for d in docs)
+        limit = self.config.passage_chars
+        passages = "\n\n".join(f"[{d['title']}]\n{d['text'][:limit]}" for d in docs)
         return (
             "You are a customer support assistant for an online retail store. Follow the "
             f"policy passages below and be brief.\n\n{passages}"
@@ -191,7 +196,7 @@ def build_sample_logs(config: SampleLogsConfig, reply: ReplyFn) -> dict[str, Any
     """Write `config.output` (JSONL, transcript contract); returns counts for the summary."""
     builder = _Builder(config)
     contacts = builder.contacts()
-    contexts = [retrieve(builder.docs, c["opening"]) for c in contacts]
+    contexts = [retrieve(builder.docs, c["opening"], config.passages) for c in contacts]
     prompts = [
         [
             {"role": "system", "content": builder.system_prompt(docs)},
