@@ -60,9 +60,9 @@ def test_wrong_policy_facts(reply, wrong):
 @pytest.mark.parametrize(
     ("reply", "customer_said", "expected"),
     [
-        ("Another customer, jane@example.org, had the same issue.", "", ["EMAIL_ADDRESS"]),
+        ("Another customer, jane@example.org, had the same issue.", "", ["EMAIL"]),
         ("The card on file is 4111 1111 1111 1111.", "", ["CREDIT_CARD"]),
-        ("Call our partner at +1 415-555-0132.", "", ["PHONE_NUMBER"]),
+        ("Call our partner at +1 415-555-0132.", "", ["PHONE"]),
         ("I sent the label to mei@example.com.", "My email is mei@example.com", []),
         ("Your order #W2378156 is on its way.", "", []),
     ],
