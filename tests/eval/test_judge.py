@@ -36,3 +36,21 @@ def test_calibration_metrics():
 def test_shared_identifiers():
     assert shared_identifiers("Cancel order #W1001 please", "Order #W1001 is cancelled") == 1.0
     assert shared_identifiers("Cancel order #W1001 please", "Order #W1009 is cancelled") == 0.0
+
+
+def test_reward_model_judge_is_calibrated_on_the_labels(tiny_llama_dir, tmp_path, one_thread):
+    """The training stage's reward model as judge: its score, Platt-scaled on labelled turns."""
+    from transformers import AutoTokenizer, LlamaForSequenceClassification
+
+    from eval.judge import RewardModelJudge
+
+    classifier = LlamaForSequenceClassification.from_pretrained(tiny_llama_dir, num_labels=1)
+    classifier.save_pretrained(tmp_path / "reward")
+    AutoTokenizer.from_pretrained(tiny_llama_dir).save_pretrained(tmp_path / "reward")
+    train, heldout = split_turns(load_annotated(ANNOTATED), 0.3)
+    judge = RewardModelJudge(tmp_path / "reward").fit(train)
+    report = judge.evaluate(heldout)
+    assert report["kind"] == "reward_model"
+    assert report["n"] == sum(t.resolves != "partly" for t in heldout)
+    p = judge.predict(["Cancel order #W1"], ["Order #W1 is cancelled."])
+    assert p.shape == (1,) and 0 < p[0] < 1
