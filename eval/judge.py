@@ -134,7 +134,8 @@ class MiniLMJudge(Judge):
     def features(self, issues: list[str], replies: list[str]) -> np.ndarray:
         a, b = self.embedder.encode(issues), self.embedder.encode(replies)
         cosine = (a * b).sum(axis=1, keepdims=True)
-        shared = np.array([[shared_identifiers(i, r)] for i, r in zip(issues, replies, strict=True)])
+        pairs = zip(issues, replies, strict=True)
+        shared = np.array([[shared_identifiers(issue, reply)] for issue, reply in pairs])
         return np.hstack([cosine, shared, b])
 
 
