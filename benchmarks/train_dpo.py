@@ -9,7 +9,8 @@ machine load hits all of them alike, each in a fresh process:
 - `wrapper`: `supportloop train dpo` with the recipe's tuned settings;
 - `trl-same`: `trl dpo` given the same tuned settings (the wrapper's overhead is the ratio);
 - `trl-defaults`: `trl dpo` with TRL's defaults for everything the job does not fix
-  (bf16 autocast, activation checkpointing on, reference log-probs recomputed every step).
+  (bf16 autocast, activation checkpointing on, reference log-probs recomputed every step;
+  `--use_cpu true` without CUDA, or TRL's bf16 default refuses to start).
 
 Reports per variant the median train-loop seconds/step (HF Trainer's train_runtime / steps),
 the median end-to-end wall time (process start to exit: model load, tokenisation, reference
@@ -113,8 +114,16 @@ def trl_cmd(job: dict, data: Path, out: Path, tuned: bool) -> list[str]:
     ]  # fmt: skip
     if tuned:  # exactly what the recipe (and the wrapper's CPU defaults) set
         cmd += ["--precompute_ref_log_probs", "true", "--activation_checkpointing", "false",
-                "--bf16", "false", "--use_cpu", "true"]  # fmt: skip
+                "--bf16", "false"]  # fmt: skip
+    if not torch_cuda():  # TRL's bf16 default refuses to start on CPU without it
+        cmd += ["--use_cpu", "true"]
     return cmd
+
+
+def torch_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def measure(cmd: list[str], log: Path) -> dict[str, float]:

@@ -19,9 +19,21 @@ SUPPORTLOOP = [str(Path(sys.executable).parent / "supportloop")]
 
 
 def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*SUPPORTLOOP, *args], capture_output=True, text=True, timeout=timeout, check=False
+    """Run the CLI in its own process group; on timeout kill the group (launcher + ranks)."""
+    process = subprocess.Popen(
+        [*SUPPORTLOOP, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        pytest.fail(f"timed out after {timeout} s:\n{stdout[-3000:]}\n{stderr[-6000:]}")
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def _summary(run: Path) -> dict:
@@ -70,7 +82,8 @@ def test_two_process_cpu_ddp(tiny_model, datasets_dir, tmp_path, recipe_kit):
     """accelerate cpu_ddp: two gloo ranks train, hold identical LoRA weights, one saves."""
     run = tmp_path / "dpo-ddp"
     overrides = recipe_kit.quick(tiny_model, datasets_dir["pairs"], run, steps=3)
-    overrides += ["trainer.max_length=64", "trainer.learning_rate=1e-2"]
+    # A rank that waits on a dead peer fails after ddp_timeout instead of hanging the suite.
+    overrides += ["trainer.max_length=64", "trainer.learning_rate=1e-2", "trainer.ddp_timeout=120"]
     result = _cli("train", "dpo", *overrides, "--accelerate-config", "cpu_ddp")
     assert result.returncode == 0, result.stderr[-3000:]
     output = result.stdout + result.stderr
