@@ -97,9 +97,21 @@ def retrieve(docs: list[dict[str, str]], query: str, k: int = 2) -> list[dict[st
     return scored[:k]
 
 
+_DIRECTION = re.compile(r"\bagent\b|^(do|don't|be|make|if|only|never|try|ask)\b", re.I)
+
+
+def customer_opening(reason_for_call: str) -> str:
+    """The customer's own words from a tau2 scenario: first person, without the stage
+    directions tau2 gives its simulated user ("Be insistent that the agent...")."""
+    sentences = re.split(r"(?<=[.!?])\s+", reason_for_call.strip())
+    kept = [s for s in sentences if not _DIRECTION.search(s)] or sentences[:1]
+    return first_person(" ".join(kept[:3]))
+
+
 def first_person(instruction: str) -> str:
     """tau2 writes scenarios to the simulated user ("You received..."): make them the user's."""
-    text = re.sub(r"\bYou are\b", "I am", instruction)
+    text = re.sub(r"\b[Yy]ou're\b", "I'm", instruction)
+    text = re.sub(r"\bYou are\b", "I am", text)
     text = re.sub(r"\byou are\b", "I am", text)
     text = re.sub(r"\bYour\b", "My", text)
     text = re.sub(r"\byour\b", "my", text)
@@ -144,7 +156,7 @@ class _Builder:
             opening, topic = _short(complaint["narrative"], self.rng), complaint["product"]
         else:
             task = self.rng.choice(self.tasks)
-            opening = first_person(task["user_scenario"]["instructions"]["reason_for_call"])
+            opening = customer_opening(task["user_scenario"]["instructions"]["reason_for_call"])
             topic = _topic(task)
         details = f"My name is {name}, zip code {user['address']['zip']}."
         if self.rng.random() < 0.5:
