@@ -34,9 +34,12 @@ REPLIES = [
     "Is there anything else I can help you with today?",
 ]
 FOLLOW_UPS = [
-    "Yes, it is order #W{order}.", "I already told you the order number.",
-    "Okay, and when will I get my money back?", "My email is {email}, please send it there.",
-    "No, that is all. Thanks.", "I am {name}, zip code {zip}.",
+    "Yes, it is order #W{order}.",
+    "I already told you the order number.",
+    "Okay, and when will I get my money back?",
+    "My email is {email}, please send it there.",
+    "No, that is all. Thanks.",
+    "I am {name}, zip code {zip}.",
 ]
 
 
@@ -53,8 +56,12 @@ def generate(path: Path, count: int, seed: int = 0) -> None:
         for index in range(count):
             user = users[index % len(users)]
             name = f"{user['name']['first_name']} {user['name']['last_name']}"
-            values = {"order": rng.randint(1000000, 9999999), "email": user["email"],
-                      "name": name, "zip": user["address"]["zip"]}
+            values = {
+                "order": rng.randint(1000000, 9999999),
+                "email": user["email"],
+                "name": name,
+                "zip": user["address"]["zip"],
+            }
             hour = index * 24 * 30 / count
             messages = [{"role": "user", "content": rng.choice(openings)}]
             for turn in range(rng.randint(3, 5) * 2 - 1):
@@ -64,8 +71,9 @@ def generate(path: Path, count: int, seed: int = 0) -> None:
                     content = rng.choice(FOLLOW_UPS)
                     content = content.format(**values) if rng.random() < 0.35 else content
                 role = "assistant" if turn % 2 == 0 else "user"
-                messages.append({"role": role, "content": content.replace("{", "").replace(
-                    "}", "")})
+                messages.append(
+                    {"role": role, "content": content.replace("{", "").replace("}", "")}
+                )
             row = {
                 "conversation_id": f"b-{index}",
                 "customer_id": f"cust-{rng.randrange(customers)}",
@@ -73,7 +81,8 @@ def generate(path: Path, count: int, seed: int = 0) -> None:
                 "model_version": "v1" if index % 2 else "v2",
                 "messages": messages,
                 "metadata": {"intent": rng.choice(["return", "refund", "shipping"])}
-                if rng.random() < 0.7 else {},
+                if rng.random() < 0.7
+                else {},
                 "context": {"customer_profile": {"name": user["name"], "email": user["email"]}},
             }
             if previous and rng.random() < 0.03:  # logging duplicate of the previous row
@@ -91,21 +100,30 @@ def run_one(size: int, num_proc: int, workdir: Path) -> dict:
 
     logs = workdir / f"logs-{size}.jsonl"
     generate(logs, size)
-    config = validate_config(IngestConfig, {
-        "inputs": [{"path": str(logs)}], "output_dir": str(workdir / f"out-{size}"),
-        "num_proc": num_proc,
-    }, "benchmark")
+    config = validate_config(
+        IngestConfig,
+        {
+            "inputs": [{"path": str(logs)}],
+            "output_dir": str(workdir / f"out-{size}"),
+            "num_proc": num_proc,
+        },
+        "benchmark",
+    )
     started = time.perf_counter()
     summary = run_ingest(config, progress=False)
     seconds = time.perf_counter() - started
     main_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {
-        "conversations": size, "seconds": round(seconds, 1),
+        "conversations": size,
+        "seconds": round(seconds, 1),
         "conversations_per_second": round(size / seconds, 1),
-        "peak_rss_main_mb": round(main_kb / 1024), "peak_rss_worker_mb": round(child_kb / 1024),
-        "accepted": summary["accepted"], "duplicates_removed": summary["duplicates_removed"],
-        "repeat_contacts": summary["repeat_contacts"], "pii_redacted": summary["pii_redacted"],
+        "peak_rss_main_mb": round(main_kb / 1024),
+        "peak_rss_worker_mb": round(child_kb / 1024),
+        "accepted": summary["accepted"],
+        "duplicates_removed": summary["duplicates_removed"],
+        "repeat_contacts": summary["repeat_contacts"],
+        "pii_redacted": summary["pii_redacted"],
     }
 
 
@@ -123,8 +141,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ingest-bench-") as workdir:
         for size in args.sizes:
             out = subprocess.run(
-                [sys.executable, __file__, "--one", str(size), "--num-proc", str(args.num_proc),
-                 "--workdir", workdir], capture_output=True, text=True, check=True,
+                [
+                    sys.executable,
+                    __file__,
+                    "--one",
+                    str(size),
+                    "--num-proc",
+                    str(args.num_proc),
+                    "--workdir",
+                    workdir,
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
             )
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(json.dumps(results[-1]))
