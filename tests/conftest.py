@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,35 +19,52 @@ os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-@pytest.fixture(scope="session")
-def tiny_llama_dir(tmp_path_factory: pytest.TempPathFactory):
-    """A tiny random Llama with SmolLM2's real tokenizer and chat template, saved once.
+def save_tiny_llama(
+    target: Path,
+    padding_side: str = "left",
+    model_class: str = "LlamaForCausalLM",
+    **config_overrides: Any,
+) -> Path:
+    """Save a random 2-layer Llama (hidden 32) with SmolLM2's real tokenizer and chat template.
 
-    Fast enough for real generate/train calls in tests; its outputs are noise, which is what
-    tests of plumbing need (the real 135M model is used where quality matters).
+    Fast enough for real generate/train calls; its outputs are noise, which is what tests of
+    plumbing need (the real 135M model is used where quality matters).
     """
     import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    import transformers
+    from transformers import LlamaConfig
 
-    from training.models import resolve_model
+    from training.models import load_tokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model("smollm2-135m-instruct"))
+    tokenizer = load_tokenizer("smollm2-135m-instruct", padding_side=padding_side)
+    settings = {
+        "vocab_size": len(tokenizer),
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 512,
+        "tie_word_embeddings": True,
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+        **config_overrides,
+    }
     torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=2048,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=True,
-        initializer_range=0.5,  # wide random weights: varied tokens instead of one repeated
-    )
-    target = tmp_path_factory.mktemp("tiny-llama")
-    LlamaForCausalLM(config).save_pretrained(target)
+    getattr(transformers, model_class)(LlamaConfig(**settings)).save_pretrained(target)
     tokenizer.save_pretrained(target)
     return target
+
+
+@pytest.fixture(scope="session")
+def make_tiny_llama() -> Callable[..., Path]:
+    """`save_tiny_llama` for tests in any folder (conftest functions are not importable)."""
+    return save_tiny_llama
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny generator whose wide random weights give varied tokens, not one repeated."""
+    target = tmp_path_factory.mktemp("tiny-llama")
+    return save_tiny_llama(target, max_position_embeddings=2048, initializer_range=0.5)

@@ -19,31 +19,8 @@ pytestmark = [pytest.mark.argilla, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def tiny_policy(tmp_path_factory) -> str:
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from training.models import load_tokenizer
-
-    tokenizer = load_tokenizer("smollm2-135m-instruct")
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("policy") / "tiny-llama"
-    LlamaForCausalLM(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return str(path)
+def tiny_policy(tmp_path_factory, make_tiny_llama) -> str:
+    return str(make_tiny_llama(tmp_path_factory.mktemp("policy") / "tiny-llama"))
 
 
 def test_cli_push_generates_candidates_and_is_idempotent(
@@ -86,31 +63,15 @@ def test_cli_push_generates_candidates_and_is_idempotent(
 
 
 def test_reward_model_ranking_becomes_a_suggestion(
-    argilla_stack, owner, conversation, candidates, tmp_path
+    argilla_stack, owner, conversation, candidates, tmp_path, make_tiny_llama
 ):
-    import torch
-    from transformers import LlamaConfig, LlamaForSequenceClassification
-
     from feedback.argilla.push import push
     from feedback.argilla.settings import ArgillaConfig
-    from training.models import load_tokenizer
     from training.reward import load_reward_model
 
-    tokenizer = load_tokenizer("smollm2-135m-instruct")
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        num_labels=1,
-        pad_token_id=tokenizer.pad_token_id,
+    reward_dir = make_tiny_llama(
+        tmp_path / "tiny-reward", model_class="LlamaForSequenceClassification", num_labels=1
     )
-    torch.manual_seed(0)
-    reward_dir = tmp_path / "tiny-reward"
-    LlamaForSequenceClassification(config).save_pretrained(reward_dir)
-    tokenizer.save_pretrained(reward_dir)
 
     cfg = ArgillaConfig(
         dataset="reward-suggestions",
