@@ -115,7 +115,22 @@ def main(argv: list[str]) -> int:
     except (UserError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    _leave_process_group()
     return 0
+
+
+def _leave_process_group() -> None:
+    """All ranks leave the gloo group together, explicitly.
+
+    Left to garbage collection, torch's ProcessGroupGloo destructor (reached through the DDP
+    Reducer) can block forever joining its threads once the peer rank has exited: seen on
+    2-process CPU runs, where one finished rank then never exited.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -31,9 +31,23 @@ def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
-        stdout, stderr = process.communicate()
+        _kill_escaped_ranks(args)
+        stdout, stderr = process.communicate(timeout=60)
         pytest.fail(f"timed out after {timeout} s:\n{stdout[-3000:]}\n{stderr[-6000:]}")
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def _kill_escaped_ranks(args: tuple[str, ...]) -> None:
+    """torchrun starts ranks outside the launcher's process group: find them by their argv
+    (the run's unique output_dir) so a hung rank cannot keep the pipes, and the suite, open."""
+    import psutil
+
+    marker = next((a for a in args if a.startswith("output_dir=")), None)
+    if marker is None:
+        return
+    for proc in psutil.process_iter(["cmdline"]):
+        if marker in " ".join(proc.info["cmdline"] or []):
+            proc.kill()
 
 
 def _summary(run: Path) -> dict:
