@@ -44,6 +44,11 @@ def prepare_wandb(report_to: list[str] | str | None, output_dir: Path, project: 
     os.environ.setdefault("WANDB_PROJECT", project)
     if not os.environ.get("WANDB_MODE") and not _wandb_has_key():
         os.environ["WANDB_MODE"] = "offline"
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and getattr(wandb, "run", None) is None:
+        # W&B reads WANDB_DIR/WANDB_MODE once per process: after an earlier run in this
+        # process (an eval, a previous step of `supportloop run`) it would log elsewhere.
+        wandb.teardown()
     mode = os.environ.get("WANDB_MODE", "online")
     return f"W&B {mode}: run under {os.environ['WANDB_DIR']}/wandb (project {project})"
 
