@@ -66,6 +66,33 @@ def _skip_unsubscribed_record_events() -> None:
     UpsertRecordsBulk._notify_upsert_record_events = notify_if_subscribed
 
 
+def _reuse_settings_validators() -> None:
+    """Build the pydantic validators of question/metadata settings once, not on every access.
+
+    Stock `Question.parsed_settings` / `MetadataProperty.parsed_settings` construct a new
+    `TypeAdapter` (a full core-schema build: ~1 ms for metadata, ~3 ms for questions, idle
+    machine) each time; record validation reads the metadata one once per metadata value of
+    every record, so with our ~9 metadata properties schema building took ~90% of a bulk
+    upsert's time (py-spy) and capped batched pushes at ~50 records/s. Validating with a
+    prebuilt adapter takes ~15 us. The validation itself is unchanged: same type, same
+    `validate_python`.
+    """
+    from argilla_server.models.database import (
+        MetadataProperty,
+        MetadataPropertySettings,
+        Question,
+        QuestionSettings,
+    )
+    from pydantic import TypeAdapter
+
+    question_settings = TypeAdapter(QuestionSettings)
+    metadata_settings = TypeAdapter(MetadataPropertySettings)
+    Question.parsed_settings = property(lambda q: question_settings.validate_python(q.settings))
+    MetadataProperty.parsed_settings = property(
+        lambda m: metadata_settings.validate_python(m.settings)
+    )
+
+
 def _migrate() -> None:
     from argilla_server.cli.database.migrate import migrate_db
 
@@ -107,6 +134,7 @@ def web(host: str, port: int, credentials_file: Path) -> None:
     import uvicorn
 
     _tune_sqlite()
+    _reuse_settings_validators()
     _migrate()
     asyncio.run(_ensure_users(credentials_file))
     _reindex()
@@ -122,6 +150,7 @@ def worker() -> None:
     from rq import Worker
 
     _tune_sqlite()
+    _reuse_settings_validators()
     Worker([HIGH_QUEUE, DEFAULT_QUEUE], connection=REDIS_CONNECTION).work()
 
 
