@@ -13,6 +13,7 @@ runs/benchmarks/argilla_push.json).
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import tempfile
@@ -148,11 +149,15 @@ def main() -> None:
             annotators=["annotator-1"],
         )
         credentials = up(stack).credentials_file
+    # The machine is shared: the 1-minute load average says how loaded it was while timing.
+    load_before = os.getloadavg()[0]
     try:
         result = run(args.records, args.single, args.batch_size, args.annotate, credentials)
     finally:
         if stack is not None:
             down(stack)
+    result["load_avg_1m_before"] = load_before
+    result["load_avg_1m_after"] = os.getloadavg()[0]
     write_json_atomic(args.out, result)
     width = max(len(k) for k in result)
     for key, value in result.items():
