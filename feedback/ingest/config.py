@@ -49,6 +49,13 @@ class RepeatContactConfig(StrictModel):
     )
     embedding_model: str = "minilm"
     opening_messages: int = Field(1, ge=1, description="customer messages compared by embedding")
+    opening_max_tokens: int = Field(
+        128,
+        ge=8,
+        le=512,
+        description="word pieces of the opening the model reads; the embedding time, the "
+        "largest part of ingest at scale, grows with it (64 about halves it)",
+    )
 
 
 class IngestConfig(StrictModel):

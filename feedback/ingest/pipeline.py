@@ -193,8 +193,10 @@ def run_ingest(
         _write_accepted(config, ledger, scratch / "accepted.arrow", progress)
     finally:
         ledger.close()
+    stages = {"read_redact_dedupe": time.perf_counter() - started}
     dataset = Dataset.from_file(str(scratch / "accepted.arrow"))
     repeats = label_repeat_contacts(dataset, config.repeat_contact, embedder)
+    stages["repeat_contacts"] = time.perf_counter() - started - sum(stages.values())
 
     def add_repeat_columns(batch: dict[str, list], indices: list[int]) -> dict[str, list]:
         batch["repeat_of"] = [repeats.get(i) for i in indices]
@@ -211,7 +213,8 @@ def run_ingest(
     )
     output = run.save_dataset(CONVERSATIONS, dataset)
     rates = repeat_rates(dataset, set(repeats.values())) if len(dataset) else {}
-    summary = _summary(config, ledger, len(repeats), rates, time.perf_counter() - started)
+    stages["save"] = time.perf_counter() - started - sum(stages.values())
+    summary = _summary(config, ledger, len(repeats), rates, stages)
     run.write_summary(summary)
     run.write_lineage(
         inputs={str(spec.path): file_fingerprint(spec.path) for spec in config.inputs},
@@ -224,8 +227,9 @@ def run_ingest(
 
 
 def _summary(
-    config: IngestConfig, ledger: _Ledger, repeats: int, rates: dict, seconds: float
+    config: IngestConfig, ledger: _Ledger, repeats: int, rates: dict, stages: dict[str, float]
 ) -> dict[str, Any]:
+    seconds = sum(stages.values())
     quarantined = sum(ledger.quarantined.values())
     duplicates = sum(ledger.duplicates.values())
     return {
@@ -241,6 +245,7 @@ def _summary(
         "repeat_contact_rate": round(repeats / ledger.accepted, 4) if ledger.accepted else 0.0,
         "repeat_contact_rate_by_model_version": rates,
         "seconds": round(seconds, 2),
+        "stage_seconds": {stage: round(value, 2) for stage, value in stages.items()},
         "conversations_per_second": round(ledger.read / seconds, 1) if seconds else None,
         "output": str(Path(config.output_dir) / CONVERSATIONS),
         "quarantine_file": str(Path(config.output_dir) / QUARANTINE_FILE),

@@ -25,14 +25,15 @@ def opening_text(messages: list[dict], count: int) -> str:
     return "\n".join(user_turns[:count])
 
 
-def minilm_embedder(model_name: str) -> Embedder:
-    """Normalised sentence embeddings from a sentence-transformers model (alias or path)."""
+def minilm_embedder(model_name: str, max_tokens: int = 128) -> Embedder:
+    """Normalised sentence embeddings from a sentence-transformers model (alias or path);
+    an opening's first sentences carry its topic, so `max_tokens` caps the cost."""
     from sentence_transformers import SentenceTransformer
 
     from training.models import resolve_model
 
     model = SentenceTransformer(resolve_model(model_name), device="cpu")
-    model.max_seq_length = 128  # an opening's first sentences carry its topic; cap the cost
+    model.max_seq_length = max_tokens
 
     def embed(texts: list[str]) -> np.ndarray:
         return model.encode(
@@ -83,10 +84,12 @@ def label_repeat_contacts(
     )
     vectors: dict[int, np.ndarray] = {}
     if needs_embedding:
-        embed = embedder or minilm_embedder(config.embedding_model)
+        embed = embedder or minilm_embedder(config.embedding_model, config.opening_max_tokens)
         subset = dataset.select(needs_embedding)["messages"]
         texts = [opening_text(m, config.opening_messages) for m in subset]
-        vectors = dict(zip(needs_embedding, embed(texts), strict=True))
+        distinct = list(dict.fromkeys(texts))  # templated openings ("Hi, where is my order?")
+        by_text = dict(zip(distinct, embed(distinct), strict=True))
+        vectors = {row: by_text[text] for row, text in zip(needs_embedding, texts, strict=True)}
     repeats: dict[int, tuple[str, str]] = {}
     for earlier, later in pairs:
         if topics[earlier] and topics[later]:

@@ -98,6 +98,20 @@ def test_no_pii_value_survives(mixed_inputs, ingested):
     assert summary["pii_redacted"].get("EMAIL", 0) >= 1
 
 
+@pytest.mark.slow
+def test_worker_processes_give_the_in_process_result(mixed_inputs, ingested, tmp_path):
+    """num_proc=2 redacts in spawned workers (with torch/transformers imports blocked):
+    the same rows, redactions and counts as in-process."""
+    summary, out = ingested
+    config = make_config(mixed_inputs["inputs"], tmp_path / "workers", num_proc=2, batch_size=4)
+    parallel = run_ingest(config, progress=False)
+    for key in ("read", "accepted", "quarantined", "duplicates_removed", "pii_redacted"):
+        assert parallel[key] == summary[key], key
+    in_process = load_from_disk(str(out / "conversations")).to_list()
+    in_workers = load_from_disk(str(tmp_path / "workers" / "conversations")).to_list()
+    assert in_workers == in_process
+
+
 def test_unreadable_input_is_a_user_error(tmp_path):
     from feedback.ingest.readers import UnusableInputError
 
