@@ -133,6 +133,8 @@ def build_trainer(recipe: Recipe, source: str = "recipe", say: Say = print):
 
 def train_recipe(recipe: Recipe, source: str = "recipe", say: Say = print) -> dict[str, Any]:
     """Train, save adapter + tokenizer, write training_summary.json and lineage.json."""
+    import torch
+
     checkpoint = resume_point(recipe)
     recipe.output_dir.mkdir(parents=True, exist_ok=True)
     report_to = recipe.trainer.get("report_to")
@@ -164,6 +166,7 @@ def train_recipe(recipe: Recipe, source: str = "recipe", say: Say = print) -> di
                 "resumed_from": str(checkpoint) if checkpoint else None,
                 "train_seconds": round(seconds, 3),
                 "seconds_per_step": round(seconds / steps, 4),
+                "torch_threads": torch.get_num_threads(),
                 "ranks": ranks,
             },
         )
