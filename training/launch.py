@@ -119,13 +119,11 @@ def cpu_threads() -> Iterator[int]:
 
 def launch(recipe_name: str, overrides: list[str], accelerate: str | None = None, say=print) -> int:
     """Train a recipe the way it has to run; returns the exit status (0 = trained)."""
-    with cpu_threads() as threads:
-        return _launch(recipe_name, overrides, accelerate, say, threads)
+    with cpu_threads():
+        return _launch(recipe_name, overrides, accelerate, say)
 
 
-def _launch(recipe_name: str, overrides: list[str], accelerate: str | None, say, threads: int):
-    import torch
-
+def _launch(recipe_name: str, overrides: list[str], accelerate: str | None, say) -> int:
     from training.trainers import resume_point, train_recipe
 
     source = str(resolve_recipe_path(recipe_name))
@@ -133,8 +131,6 @@ def _launch(recipe_name: str, overrides: list[str], accelerate: str | None, say,
     if recipe.algorithm == "ppo" and recipe.resume:
         raise LaunchError("ppo (TRL 1.12 experimental) cannot resume from a checkpoint")
     resume_point(recipe)  # refuse to mix runs here, not once per spawned process
-    if not torch.cuda.is_available():
-        say(f"CPU: {threads} torch thread(s) per process (OMP_NUM_THREADS=N to change)")
     argv = command(recipe, source, overrides, accelerate)
     if not argv:
         train_recipe(recipe, source, say)

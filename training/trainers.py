@@ -95,6 +95,8 @@ def _trainer_class(algorithm: str):
 
 def build_trainer(recipe: Recipe, source: str = "recipe", say: Say = print):
     """TRL trainer for the recipe, plus the datasets it reads (for fingerprints)."""
+    import torch
+
     from training.models import load_tokenizer, resolve_model
 
     args = build_trl_config(recipe, source)
@@ -125,6 +127,8 @@ def build_trainer(recipe: Recipe, source: str = "recipe", say: Say = print):
         kwargs["reward_processing_classes"] = reward.tokenizer
     rows = f"{len(train)} rows" + (f" (+{len(evaluation)} eval)" if evaluation is not None else "")
     adapter = f"LoRA r={recipe.peft.r}" if recipe.peft.enabled else "full fine-tune"
+    if args.use_cpu:
+        adapter += f", {torch.get_num_threads()} CPU thread(s) (OMP_NUM_THREADS)"
     if args.process_index == 0:
         say(f"{recipe.algorithm}: {recipe.model.name} on {rows}, {adapter}")
     trainer = _trainer_class(recipe.algorithm)(**kwargs)
