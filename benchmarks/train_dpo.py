@@ -17,7 +17,10 @@ the median end-to-end wall time (process start to exit: model load, tokenisation
 precompute, training, save) and the median peak RSS of the process tree. Precomputing the
 reference log-probs moves the reference forwards out of the train loop, so tuned vs defaults
 is judged on wall time: over one epoch both variants run the same number of reference
-forwards. Targets: wrapper / trl-same <= 1.0x; trl-defaults / wrapper >= 1.3x on CPU.
+forwards. Both CLIs train with one torch thread unless OMP_NUM_THREADS is set: `trl dpo` through
+`accelerate launch`, `supportloop train` by the same rule (training.launch.cpu_threads); each
+run records the 1-minute load average at its start and end, as the machine may be shared.
+Targets: wrapper / trl-same <= 1.0x; trl-defaults / wrapper >= 1.3x on CPU.
 Writes runs/benchmarks/train_dpo.json.
 """
 
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -128,6 +132,7 @@ def torch_cuda() -> bool:
 
 def measure(cmd: list[str], log: Path) -> dict[str, float]:
     """Run to completion; wall time, peak RSS of the process tree, HF's train_runtime."""
+    load_start = os.getloadavg()[0]
     started = time.perf_counter()
     with log.open("w") as handle:
         process = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT)
@@ -148,7 +153,12 @@ def measure(cmd: list[str], log: Path) -> dict[str, float]:
         runtime = float(ast.literal_eval(match.group(0))["train_runtime"])
     if runtime is None:
         raise RuntimeError(f"no train_runtime in {log}")
-    return {"wall_s": wall, "train_runtime_s": runtime, "peak_rss_mb": peak / 2**20}
+    return {
+        "wall_s": wall,
+        "train_runtime_s": runtime,
+        "peak_rss_mb": peak / 2**20,
+        "load_1m": [round(load_start, 2), round(os.getloadavg()[0], 2)],
+    }
 
 
 def main() -> None:
