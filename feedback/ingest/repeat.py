@@ -75,7 +75,10 @@ def label_repeat_contacts(
 
     For each later contact the most recent matching earlier contact wins.
     """
-    columns = dataset.select_columns(["conversation_id", "customer_id", "started_at", "topic"])
+    # Plain lists: datasets' lazy columns re-select the table on every item access.
+    columns = dataset.select_columns(
+        ["conversation_id", "customer_id", "started_at", "topic"]
+    ).to_dict()
     ids, customers = columns["conversation_id"], columns["customer_id"]
     started, topics = columns["started_at"], columns["topic"]
     pairs = candidate_pairs(customers, started, config.window_hours)
@@ -85,8 +88,12 @@ def label_repeat_contacts(
     vectors: dict[int, np.ndarray] = {}
     if needs_embedding:
         embed = embedder or minilm_embedder(config.embedding_model, config.opening_max_tokens)
-        subset = dataset.select(needs_embedding)["messages"]
-        texts = [opening_text(m, config.opening_messages) for m in subset]
+        subset = dataset.select(needs_embedding).select_columns(["messages"])
+        texts = [
+            opening_text(messages, config.opening_messages)
+            for batch in subset.iter(batch_size=1024)
+            for messages in batch["messages"]
+        ]
         distinct = list(dict.fromkeys(texts))  # templated openings ("Hi, where is my order?")
         by_text = dict(zip(distinct, embed(distinct), strict=True))
         vectors = {row: by_text[text] for row, text in zip(needs_embedding, texts, strict=True)}
