@@ -1,18 +1,20 @@
 """Repeat contacts: did the same customer come back about the same topic within the window?
 
 Works on a few Arrow columns of the accepted conversations, not on the conversations
-themselves. Topic equality comes from metadata (intent/topic) when both contacts carry one;
-otherwise the customers' opening messages are compared by MiniLM embedding similarity, and
-only for the pairs that can be repeats at all (same customer, inside the window), so the
-embedding model runs on a small fraction of a month of logs.
+themselves, one chunk of customers at a time, so memory does not grow with the logs. Topic
+equality comes from metadata (intent/topic) when both contacts carry one; otherwise the
+customers' opening messages are compared by MiniLM embedding similarity, and only for the
+pairs that can be repeats at all (same customer, inside the window), so the embedding model
+runs on a small fraction of a month of logs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 import numpy as np
+import pyarrow.compute as pc
 from datasets import Dataset
 
 from feedback.ingest.config import RepeatContactConfig
@@ -68,41 +70,76 @@ def candidate_pairs(
     return pairs
 
 
+CHUNK_ROWS = 50_000  # rows of whole customers labelled at once: memory stays flat in input size
+_VECTOR_CACHE = 50_000  # openings whose embedding is kept for later chunks
+
+
+def customer_chunks(dataset: Dataset, chunk_rows: int = CHUNK_ROWS) -> Iterator[list[int]]:
+    """Row indices sorted by customer, in chunks that never split a customer's contacts.
+
+    Sorting happens in Arrow on the customer column alone; rows without a customer cannot
+    be repeat contacts and are left out."""
+    customers = dataset.select_columns(["customer_id"]).with_format("arrow")[:]["customer_id"]
+    order = pc.sort_indices(customers)  # nulls last
+    known = len(customers) - customers.null_count
+    order, ordered = order[:known], pc.take(customers, order[:known])
+    start = 0
+    while start < known:
+        end = min(start + chunk_rows, known)
+        while end < known and ordered[end] == ordered[end - 1]:
+            end += 1
+        yield order[start:end].to_pylist()
+        start = end
+
+
 def label_repeat_contacts(
-    dataset: Dataset, config: RepeatContactConfig, embedder: Embedder | None = None
+    dataset: Dataset,
+    config: RepeatContactConfig,
+    embedder: Embedder | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> dict[int, str]:
     """Row index of each repeat contact -> conversation_id of the contact it repeats.
 
     For each later contact the most recent matching earlier contact wins.
     """
-    # Plain lists: datasets' lazy columns re-select the table on every item access.
-    columns = dataset.select_columns(
-        ["conversation_id", "customer_id", "started_at", "topic"]
-    ).to_dict()
-    ids, customers = columns["conversation_id"], columns["customer_id"]
-    started, topics = columns["started_at"], columns["topic"]
-    pairs = candidate_pairs(customers, started, config.window_hours)
-    needs_embedding = sorted(
-        {row for pair in pairs if not (topics[pair[0]] and topics[pair[1]]) for row in pair}
-    )
-    vectors: dict[int, np.ndarray] = {}
-    if needs_embedding:
-        embed = embedder or minilm_embedder(config.embedding_model, config.opening_max_tokens)
-        subset = dataset.select(needs_embedding).select_columns(["messages"])
-        texts = [
-            opening_text(messages, config.opening_messages)
-            for batch in subset.iter(batch_size=1024)
-            for messages in batch["messages"]
-        ]
-        distinct = list(dict.fromkeys(texts))  # templated openings ("Hi, where is my order?")
-        by_text = dict(zip(distinct, embed(distinct), strict=True))
-        vectors = {row: by_text[text] for row, text in zip(needs_embedding, texts, strict=True)}
-    repeats: dict[int, tuple[str, str]] = {}
-    for earlier, later in pairs:
-        if topics[earlier] and topics[later]:
-            same = topics[earlier].casefold() == topics[later].casefold()
-        else:
-            same = float(vectors[earlier] @ vectors[later]) >= config.similarity_threshold
-        if same and (later not in repeats or started[earlier] > repeats[later][1]):
-            repeats[later] = (ids[earlier], started[earlier])
-    return {row: of for row, (of, _) in repeats.items()}
+    repeats: dict[int, str] = {}
+    vectors: dict[str, np.ndarray] = {}  # opening -> embedding, across chunks
+    embed = embedder
+    for rows in customer_chunks(dataset, chunk_rows):
+        chunk = dataset.select(rows)
+        # Plain lists: datasets' lazy columns re-select the table on every item access.
+        columns = chunk.select_columns(
+            ["conversation_id", "customer_id", "started_at", "topic"]
+        ).to_dict()
+        ids, started, topics = columns["conversation_id"], columns["started_at"], columns["topic"]
+        pairs = candidate_pairs(columns["customer_id"], started, config.window_hours)
+        needs = sorted(
+            {i for pair in pairs if not (topics[pair[0]] and topics[pair[1]]) for i in pair}
+        )
+        openings: dict[int, str] = {}
+        if needs:
+            subset = chunk.select(needs).select_columns(["messages"])
+            texts = [
+                opening_text(messages, config.opening_messages)
+                for batch in subset.iter(batch_size=1024)
+                for messages in batch["messages"]
+            ]
+            openings = dict(zip(needs, texts, strict=True))
+            # each distinct opening once: templated ones ("Hi, where is my order?") repeat
+            new = list(dict.fromkeys(t for t in texts if t not in vectors))
+            if new:
+                embed = embed or minilm_embedder(config.embedding_model, config.opening_max_tokens)
+                if len(vectors) + len(new) > _VECTOR_CACHE:
+                    vectors.clear()
+                vectors.update(zip(new, embed(new), strict=True))
+        latest: dict[int, tuple[str, str]] = {}
+        for earlier, later in pairs:
+            if topics[earlier] and topics[later]:
+                same = topics[earlier].casefold() == topics[later].casefold()
+            else:
+                similarity = vectors[openings[earlier]] @ vectors[openings[later]]
+                same = float(similarity) >= config.similarity_threshold
+            if same and (later not in latest or started[earlier] > latest[later][1]):
+                latest[later] = (ids[earlier], started[earlier])
+        repeats.update((rows[later], of) for later, (of, _) in latest.items())
+    return repeats

@@ -12,7 +12,7 @@ from feedback.ingest.dedupe import (
     conversation_text,
     minhash_signature,
 )
-from feedback.ingest.repeat import label_repeat_contacts, minilm_embedder
+from feedback.ingest.repeat import customer_chunks, label_repeat_contacts, minilm_embedder
 from feedback.transcripts import CONVERSATION_FEATURES
 
 
@@ -64,6 +64,18 @@ def test_repeat_contacts_by_topic_window_and_similarity(embedder):
     repeats = label_repeat_contacts(dataset, RepeatContactConfig(), embedder)
     labelled = {dataset[i]["conversation_id"]: of for i, of in repeats.items()}
     assert labelled == {"a2": "a1", "c2": "c1"}
+    # chunks of whole customers (memory stays flat) give the same labels
+    chunked = label_repeat_contacts(dataset, RepeatContactConfig(), embedder, chunk_rows=2)
+    assert chunked == repeats
+
+
+def test_customer_chunks_never_split_a_customer():
+    customers = ["B", None, "A", "C", "A", "B", "A", None, "D"]
+    dataset = Dataset.from_dict({"customer_id": customers})
+    chunks = list(customer_chunks(dataset, chunk_rows=2))
+    assert sorted(i for chunk in chunks for i in chunk) == [0, 2, 3, 4, 5, 6, 8]
+    owners = [{customers[i] for i in chunk} for chunk in chunks]
+    assert owners == [{"A"}, {"B"}, {"C", "D"}]
 
 
 @pytest.mark.slow
