@@ -21,7 +21,7 @@ forwards. Both CLIs train with one torch thread unless OMP_NUM_THREADS is set: `
 `accelerate launch`, `supportloop train` by the same rule (training.launch.cpu_threads); each
 run records the 1-minute load average at its start and end, as the machine may be shared.
 Targets: wrapper / trl-same <= 1.0x; trl-defaults / wrapper >= 1.3x on CPU.
-Writes runs/benchmarks/train_dpo.json.
+Writes runs/benchmarks/train_dpo.json after every run (`complete` once all runs are in).
 """
 
 from __future__ import annotations
@@ -161,6 +161,37 @@ def measure(cmd: list[str], log: Path) -> dict[str, float]:
     }
 
 
+RATIOS = {  # name: (numerator variant, denominator variant, measure)
+    "wrapper_vs_trl_s_per_step": ("wrapper", "trl-same", "s_per_step"),
+    "wrapper_vs_trl_wall": ("wrapper", "trl-same", "wall_s"),
+    "wrapper_vs_trl_peak_rss": ("wrapper", "trl-same", "peak_rss_mb"),
+    "defaults_vs_tuned_s_per_step": ("trl-defaults", "wrapper", "s_per_step"),
+    "defaults_vs_tuned_wall": ("trl-defaults", "wrapper", "wall_s"),
+    "defaults_vs_tuned_peak_rss": ("trl-defaults", "wrapper", "peak_rss_mb"),
+}
+
+
+def build_report(spec: dict, runs: int, results: dict[str, list[dict]]) -> dict:
+    """Medians and ratios over the runs measured so far (`complete` once all have run)."""
+    summary = {
+        name: {
+            "s_per_step": statistics.median(r["train_runtime_s"] for r in rows) / spec["steps"],
+            "wall_s": statistics.median(r["wall_s"] for r in rows),
+            "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in rows),
+        }
+        for name, rows in results.items()
+        if rows
+    }
+    ratios = {
+        name: summary[top][key] / summary[bottom][key]
+        for name, (top, bottom, key) in RATIOS.items()
+        if top in summary and bottom in summary
+    }
+    complete = all(len(rows) == runs for rows in results.values())
+    return {"job": spec, "runs": runs, "complete": complete, "median": summary,
+            "ratios": ratios, "raw": results}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -173,6 +204,8 @@ def main() -> None:
 
     model = resolve_model(args.model)
     spec = job(args, model)
+    target = ROOT / "runs" / "benchmarks" / "train_dpo.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
     results: dict[str, list[dict[str, float]]] = {"wrapper": [], "trl-same": [], "trl-defaults": []}
     with tempfile.TemporaryDirectory(prefix="bench-dpo-") as tmp:
         tmp_path = Path(tmp)
@@ -187,40 +220,16 @@ def main() -> None:
                 result = measure(cmd, tmp_path / f"{name}-{run}.log")
                 results[name].append(result)
                 print(f"run {run + 1}/{args.runs} {name:13s} " + json.dumps(result), flush=True)
+                # Written after every run: an interrupted benchmark still leaves its figures.
+                report = build_report(spec, args.runs, results)
+                target.write_text(json.dumps(report, indent=2) + "\n")
 
-    def median(name: str, key: str) -> float:
-        return statistics.median(r[key] for r in results[name])
-
-    summary = {
-        name: {
-            "s_per_step": median(name, "train_runtime_s") / args.steps,
-            "wall_s": median(name, "wall_s"),
-            "peak_rss_mb": median(name, "peak_rss_mb"),
-        }
-        for name in results
-    }
-    ratios = {
-        "wrapper_vs_trl_s_per_step": summary["wrapper"]["s_per_step"]
-        / summary["trl-same"]["s_per_step"],
-        "wrapper_vs_trl_wall": summary["wrapper"]["wall_s"] / summary["trl-same"]["wall_s"],
-        "wrapper_vs_trl_peak_rss": summary["wrapper"]["peak_rss_mb"]
-        / summary["trl-same"]["peak_rss_mb"],
-        "defaults_vs_tuned_s_per_step": summary["trl-defaults"]["s_per_step"]
-        / summary["wrapper"]["s_per_step"],
-        "defaults_vs_tuned_wall": summary["trl-defaults"]["wall_s"] / summary["wrapper"]["wall_s"],
-        "defaults_vs_tuned_peak_rss": summary["trl-defaults"]["peak_rss_mb"]
-        / summary["wrapper"]["peak_rss_mb"],
-    }
-    report = {"job": spec, "runs": args.runs, "median": summary, "ratios": ratios, "raw": results}
-    target = ROOT / "runs" / "benchmarks" / "train_dpo.json"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(report, indent=2) + "\n")
-    for name, row in summary.items():
+    for name, row in report["median"].items():
         print(
             f"{name:13s} {row['s_per_step']:.2f} s/step  wall {row['wall_s']:.1f} s  "
             f"peak {row['peak_rss_mb']:.0f} MiB"
         )
-    for name, value in ratios.items():
+    for name, value in report["ratios"].items():
         print(f"{name:30s} {value:.2f}x")
     print(f"written to {target}")
 
