@@ -1,20 +1,22 @@
 """Logging duplicates: the same customer's conversation stored twice, exactly or nearly.
 
 Exact duplicates compare a hash of the customer and the normalised messages; near duplicates
-use MinHash over word shingles (datasketch LSH), so the index costs a few hundred bytes per
-conversation, not the conversation itself. Both key on the customer, because two customers
-asking the same short question are two contacts, not a logging fault.
+use MinHash over word shingles (datasketch), compared with the same customer's earlier
+conversations; the index lives on disk (SQLite), not in memory. Both key on the customer,
+because two customers asking the same short question are two contacts, not a logging fault.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import sqlite3
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import xxhash
-from datasketch import LeanMinHash, MinHash, MinHashLSH
+from datasketch import LeanMinHash, MinHash
 
 from feedback.ingest.config import DedupeConfig
 
@@ -62,18 +64,31 @@ def minhash_signature(text: str, config: DedupeConfig) -> LeanMinHash:
     return LeanMinHash(minhash)
 
 
-class DuplicateIndex:
-    """Remembers what was accepted; answers "is this a duplicate, and of what?"."""
+def _private_database(path: Path | str) -> sqlite3.Connection:
+    """A scratch SQLite database: no journal, no fsync (it is rebuilt if a run dies)."""
+    db = sqlite3.connect(path)
+    db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
+    return db
 
-    def __init__(self, config: DedupeConfig) -> None:
+
+class DuplicateIndex:
+    """Remembers what was accepted; answers "is this a duplicate, and of what?".
+
+    Kept in SQLite (a file in the run's scratch folder during ingest), so memory does not
+    grow with the logs. Near duplicates are looked for among the same customer's earlier
+    conversations only, so no LSH is needed; without a customer id only exact duplicates
+    count (two anonymous contacts with the same question may be two customers)."""
+
+    def __init__(self, config: DedupeConfig, path: Path | str = ":memory:") -> None:
         self.config = config
-        self._exact: dict[bytes, str] = {}
-        self._lsh = (
-            MinHashLSH(threshold=config.threshold, num_perm=config.num_perm)
-            if config.near_duplicates
-            else None
+        self.db = _private_database(path)
+        self.db.executescript(
+            """
+            CREATE TABLE exact (digest BLOB PRIMARY KEY, conversation_id TEXT) WITHOUT ROWID;
+            CREATE TABLE near (customer TEXT, conversation_id TEXT, signature BLOB);
+            CREATE INDEX near_by_customer ON near (customer);
+            """
         )
-        self._signatures: dict[str, tuple[str | None, LeanMinHash]] = {}
 
     def check_and_add(
         self,
@@ -83,22 +98,48 @@ class DuplicateIndex:
         signature: LeanMinHash | None,
     ) -> tuple[str, str, float] | None:
         """None for a new conversation (now indexed), else (kind, duplicate_of, similarity)."""
-        if digest in self._exact:
-            return "exact", self._exact[digest], 1.0
-        lean = signature if self._lsh is not None else None
-        if lean is not None:
+        exact = self.db.execute("SELECT conversation_id FROM exact WHERE digest = ?", (digest,))
+        if (hit := exact.fetchone()) is not None:
+            return "exact", hit[0], 1.0
+        values = None
+        if signature is not None and customer_id and self.config.near_duplicates:
+            values = np.asarray(signature.hashvalues)
             best = None
-            for other in self._lsh.query(lean):
-                other_customer, other_signature = self._signatures[other]
-                if other_customer != customer_id:
-                    continue
-                similarity = lean.jaccard(other_signature)
+            earlier = self.db.execute(
+                "SELECT conversation_id, signature FROM near WHERE customer = ?", (customer_id,)
+            )
+            for other, blob in earlier:
+                # the MinHash estimate of Jaccard similarity: the share of equal hash values
+                similarity = float(np.mean(np.frombuffer(blob, dtype=values.dtype) == values))
                 if similarity >= self.config.threshold and (best is None or similarity > best[1]):
                     best = (other, similarity)
             if best is not None:
-                return "near", best[0], round(float(best[1]), 4)
-        self._exact[digest] = conversation_id
-        if lean is not None:
-            self._lsh.insert(conversation_id, lean)
-            self._signatures[conversation_id] = (customer_id, lean)
+                return "near", best[0], round(best[1], 4)
+        self.db.execute("INSERT INTO exact VALUES (?, ?)", (digest, conversation_id))
+        if values is not None:
+            row = (customer_id, conversation_id, values.tobytes())
+            self.db.execute("INSERT INTO near VALUES (?, ?, ?)", row)
         return None
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class SeenIds:
+    """Where each conversation id was first read (for the duplicate-id quarantine reason);
+    in SQLite like DuplicateIndex, so memory does not grow with the logs."""
+
+    def __init__(self, path: Path | str = ":memory:") -> None:
+        self.db = _private_database(path)
+        self.db.execute("CREATE TABLE ids (id TEXT PRIMARY KEY, location TEXT) WITHOUT ROWID")
+
+    def first_seen(self, conversation_id: str, location: str) -> str | None:
+        """Where `conversation_id` was read before, or None (and it is now recorded here)."""
+        row = self.db.execute("SELECT location FROM ids WHERE id = ?", (conversation_id,))
+        if (hit := row.fetchone()) is not None:
+            return hit[0]
+        self.db.execute("INSERT INTO ids VALUES (?, ?)", (conversation_id, location))
+        return None
+
+    def close(self) -> None:
+        self.db.close()

@@ -16,6 +16,7 @@ import shutil
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,7 +25,7 @@ from datasets.arrow_writer import ArrowWriter
 from tqdm.auto import tqdm
 
 from feedback.ingest.config import IngestConfig
-from feedback.ingest.dedupe import DuplicateIndex
+from feedback.ingest.dedupe import DuplicateIndex, SeenIds
 from feedback.ingest.readers import RawRow, read_input
 from feedback.ingest.redact import BatchProcessor, init_worker, process_in_worker
 from feedback.ingest.repeat import Embedder, label_repeat_contacts
@@ -85,10 +86,9 @@ class _Ledger:
 
 
 def _validated_batches(
-    config: IngestConfig, ledger: _Ledger, progress: tqdm
+    config: IngestConfig, ledger: _Ledger, progress: tqdm, seen: SeenIds
 ) -> Iterator[list[tuple[dict[str, Any], str]]]:
     """Validated rows in batches, each with its `source:line`; bad rows go to quarantine."""
-    first_seen: dict[str, str] = {}
     batch: list[tuple[dict[str, Any], str]] = []
     for spec in config.inputs:
         for raw in read_input(spec):
@@ -103,12 +103,10 @@ def _validated_batches(
                 ledger.quarantine_row(raw, str(exc))
                 continue
             where = f"{raw.source}:{raw.location}"
-            conversation_id = row["conversation_id"]
-            if conversation_id in first_seen:
-                reason = f"conversation_id: duplicate id (first at {first_seen[conversation_id]})"
-                ledger.quarantine_row(raw, reason)
+            first = seen.first_seen(row["conversation_id"], where)
+            if first is not None:
+                ledger.quarantine_row(raw, f"conversation_id: duplicate id (first at {first})")
                 continue
-            first_seen[conversation_id] = where
             batch.append((row, where))
             if len(batch) >= config.batch_size:
                 yield batch
@@ -138,13 +136,18 @@ def _processed(config: IngestConfig, batches: Iterator[list]) -> Iterator[tuple[
             yield batch_done, result.get()
 
 
-def _write_accepted(
-    config: IngestConfig, ledger: _Ledger, arrow_path: Path, progress: bool
-) -> None:
-    index = DuplicateIndex(config.dedupe)
+def _write_accepted(config: IngestConfig, ledger: _Ledger, scratch: Path, progress: bool) -> None:
+    """Stream validated, redacted, deduplicated rows into scratch/accepted.arrow; the
+    indexes of what was seen live in SQLite files beside it (flat memory)."""
     bar = tqdm(desc="ingest", unit="conv", disable=not progress)
-    with ArrowWriter(features=CONVERSATION_FEATURES, path=str(arrow_path)) as writer:
-        for batch, results in _processed(config, _validated_batches(config, ledger, bar)):
+    arrow_path = scratch / "accepted.arrow"
+    with (
+        closing(DuplicateIndex(config.dedupe, scratch / "duplicates.sqlite")) as index,
+        closing(SeenIds(scratch / "ids.sqlite")) as seen,
+        ArrowWriter(features=CONVERSATION_FEATURES, path=str(arrow_path)) as writer,
+    ):
+        batches = _validated_batches(config, ledger, bar, seen)
+        for batch, results in _processed(config, batches):
             for (_, where), (row, digest, signature, counts) in zip(batch, results, strict=True):
                 found = index.check_and_add(
                     row["conversation_id"], row["customer_id"], digest, signature
@@ -190,7 +193,7 @@ def run_ingest(
     scratch.mkdir()
     ledger = _Ledger(run)
     try:
-        _write_accepted(config, ledger, scratch / "accepted.arrow", progress)
+        _write_accepted(config, ledger, scratch, progress)
     finally:
         ledger.close()
     stages = {"read_redact_dedupe": time.perf_counter() - started}

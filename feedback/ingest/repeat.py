@@ -70,7 +70,7 @@ def candidate_pairs(
     return pairs
 
 
-CHUNK_ROWS = 50_000  # rows of whole customers labelled at once: memory stays flat in input size
+CHUNK_ROWS = 20_000  # rows of whole customers labelled at once: memory stays flat in input size
 _VECTOR_CACHE = 50_000  # openings whose embedding is kept for later chunks
 
 

@@ -106,3 +106,6 @@ def test_near_duplicates_are_per_customer():
     kind, of, similarity = check("x3", "u1", nearly)
     assert (kind, of) == ("near", "x1") and 0.8 <= similarity < 1.0
     assert check("x4", "u2", messages) is None  # another customer: a separate contact
+    assert check("n1", None, messages) is None
+    assert check("n2", None, nearly) is None  # no customer id: only exact duplicates count
+    assert check("n3", None, messages) == ("exact", "n1", 1.0)
