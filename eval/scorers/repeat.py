@@ -33,7 +33,8 @@ def log_repeat_contact_rate(conversations_dir: Path, model_version: str | None) 
     dataset = load_dataset_artifact(conversations_dir)
     if model_version is not None:
         dataset = dataset.filter(lambda row: row["model_version"] == model_version)
-    flags = dataset["repeat_contact"] if len(dataset) else []
+    # one list: a datasets column read item by item re-selects the table each time
+    flags = dataset.select_columns(["repeat_contact"]).to_dict()["repeat_contact"]
     return {
         "model_version": model_version,
         "conversations": len(flags),
