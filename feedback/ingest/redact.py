@@ -15,6 +15,7 @@ from typing import Any
 from feedback.ingest.config import IngestConfig
 from feedback.ingest.dedupe import content_hash, conversation_text, minhash_signature
 from feedback.pii import PiiRedactor
+from supportloop.errors import UserError
 
 _PROFILE_ENTITY = {
     "name": "PERSON",
@@ -99,7 +100,12 @@ class BatchProcessor:
         return results
 
 
+class WorkerStartError(UserError):
+    """A redaction worker could not build its redactor (e.g. the name model is missing)."""
+
+
 _WORKER: BatchProcessor | None = None
+_START_ERROR = "init_worker was not called"
 
 # Optional imports presidio makes at import time that redaction never uses: its Hugging Face
 # NER pipe (transformers) and thinc's torch support. Both catch the ImportError a None entry
@@ -109,13 +115,20 @@ _UNUSED_IN_WORKERS = ("torch", "transformers")
 
 
 def init_worker(config_json: str) -> None:
-    """Pool initializer: build the (heavy) redactor once per worker process."""
-    global _WORKER
+    """Pool initializer: build the (heavy) redactor once per worker process.
+
+    A failure is kept and raised by the first task instead: an initializer that raises makes
+    multiprocessing.Pool start replacement workers forever, and ingest would hang."""
+    global _WORKER, _START_ERROR
     for module in _UNUSED_IN_WORKERS:
         sys.modules.setdefault(module, None)  # type: ignore[arg-type]
-    _WORKER = BatchProcessor(IngestConfig.model_validate_json(config_json))
+    try:
+        _WORKER = BatchProcessor(IngestConfig.model_validate_json(config_json))
+    except Exception as exc:  # reported to the parent by process_in_worker
+        _START_ERROR = f"{type(exc).__name__}: {exc}"
 
 
 def process_in_worker(rows: list[dict[str, Any]]) -> list[tuple[dict, bytes, Any, Counter]]:
-    assert _WORKER is not None, "init_worker was not called"
+    if _WORKER is None:
+        raise WorkerStartError(f"a redaction worker could not start: {_START_ERROR}")
     return _WORKER(rows)

