@@ -64,7 +64,7 @@ def minhash_signature(text: str, config: DedupeConfig) -> LeanMinHash:
     return LeanMinHash(minhash)
 
 
-def _private_database(path: Path | str) -> sqlite3.Connection:
+def _scratch_database(path: Path | str) -> sqlite3.Connection:
     """A scratch SQLite database: no journal, no fsync (it is rebuilt if a run dies)."""
     db = sqlite3.connect(path)
     db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
@@ -81,7 +81,7 @@ class DuplicateIndex:
 
     def __init__(self, config: DedupeConfig, path: Path | str = ":memory:") -> None:
         self.config = config
-        self.db = _private_database(path)
+        self.db = _scratch_database(path)
         self.db.executescript(
             """
             CREATE TABLE exact (digest BLOB PRIMARY KEY, conversation_id TEXT) WITHOUT ROWID;
@@ -130,7 +130,7 @@ class SeenIds:
     in SQLite like DuplicateIndex, so memory does not grow with the logs."""
 
     def __init__(self, path: Path | str = ":memory:") -> None:
-        self.db = _private_database(path)
+        self.db = _scratch_database(path)
         self.db.execute("CREATE TABLE ids (id TEXT PRIMARY KEY, location TEXT) WITHOUT ROWID")
 
     def first_seen(self, conversation_id: str, location: str) -> str | None:
