@@ -6,6 +6,8 @@ synchronisation (8x slower measured on the shared 2-core machine); the setting i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,14 +17,23 @@ ACME_SUITE = REPO / "configs/eval/suites/acme.jsonl"
 ANNOTATED = REPO / "configs/eval/suites/retail-annotated.jsonl"
 
 
-@pytest.fixture
-def one_thread():
+@contextmanager
+def single_torch_thread() -> Iterator[None]:
+    """One torch thread: on the shared 2-core machine a second one mostly waits."""
     import torch
 
     before = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture
+def one_thread():
+    with single_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="session")

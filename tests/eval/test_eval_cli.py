@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from supportloop.cli import app
-from tests.eval.conftest import _supervised_lora
+from tests.eval.conftest import _supervised_lora, single_torch_thread
 
 pytestmark = pytest.mark.slow
 POLITE = "Thank you for reaching out. I can help with that order right away."
@@ -26,13 +26,8 @@ POLITE = "Thank you for reaching out. I can help with that order right away."
 
 @pytest.fixture(scope="module")
 def single_thread():
-    """One torch thread: on the shared 2-core machine a second one mostly waits (see conftest)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with single_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="module")
