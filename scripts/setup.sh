@@ -62,7 +62,7 @@ assert v('trl') == '1.12.0' and all(v(p) for p in ('torch', 'peft', 'requests', 
   .venv-ppo/bin/python -m pip install -q "${PPO_PINS[@]}"
 }
 
-step "provision embedded models (GGUF -> safetensors, once)"
+step "provision embedded models (GGUF -> safetensors, MiniLM -> ONNX; once)"
 HF_HUB_OFFLINE=1 .venv/bin/supportloop setup
 
 printf '\nSetup done. Try: .venv/bin/supportloop --help\n'

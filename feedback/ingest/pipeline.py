@@ -28,10 +28,11 @@ from feedback.ingest.config import IngestConfig
 from feedback.ingest.dedupe import DuplicateIndex, SeenIds
 from feedback.ingest.readers import RawRow, read_input
 from feedback.ingest.redact import BatchProcessor, init_worker, process_in_worker
-from feedback.ingest.repeat import Embedder, label_repeat_contacts
+from feedback.ingest.repeat import label_repeat_contacts
 from feedback.transcripts import CONVERSATION_FEATURES, InvalidTranscript, validate_transcript
 from supportloop.config import dump_config
 from supportloop.runs import RunDir, dataset_fingerprint, file_fingerprint
+from training.sentence_encoder import SentenceEncoder
 
 CONVERSATIONS = "conversations"
 QUARANTINE_FILE = "quarantine.jsonl"
@@ -183,7 +184,7 @@ def repeat_rates(dataset: Dataset, repeated_ids: set[str]) -> dict[str, dict[str
 
 
 def run_ingest(
-    config: IngestConfig, progress: bool = True, embedder: Embedder | None = None
+    config: IngestConfig, progress: bool = True, embedder: SentenceEncoder | None = None
 ) -> dict[str, Any]:
     """Ingest every input of `config` into `config.output_dir`; returns the summary."""
     started = time.perf_counter()

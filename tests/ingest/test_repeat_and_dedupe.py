@@ -12,8 +12,9 @@ from feedback.ingest.dedupe import (
     conversation_text,
     minhash_signature,
 )
-from feedback.ingest.repeat import customer_chunks, label_repeat_contacts, minilm_embedder
+from feedback.ingest.repeat import customer_chunks, label_repeat_contacts
 from feedback.transcripts import CONVERSATION_FEATURES
+from training.sentence_encoder import load_sentence_encoder
 
 
 def row(cid: str, customer: str, when: str, text: str, topic: str | None = None) -> dict:
@@ -39,7 +40,7 @@ def row(cid: str, customer: str, when: str, text: str, topic: str | None = None)
 
 @pytest.fixture(scope="module")
 def embedder():
-    return minilm_embedder("minilm")
+    return load_sentence_encoder("minilm")
 
 
 @pytest.mark.slow

@@ -1,0 +1,237 @@
+"""Sentence embeddings on CPU through ONNX Runtime, equal to sentence-transformers' own.
+
+Why: repeat-contact labelling embeds thousands of customer openings and was the largest part
+of ingest. ONNX Runtime runs the same MiniLM forward 1.7x faster than torch on CPU
+(`benchmarks/ingest.py`). sentence-transformers' own ONNX backend needs optimum-onnx, which
+requires transformers < 4.58, so the encoder is exported here with `torch.onnx` once into the
+cache, checked against torch at export, and run with `tokenizers` + `onnxruntime`.
+
+Supported: a sentence-transformers folder made of Transformer -> Pooling (mean or CLS) ->
+optional Normalize, which covers the MiniLM/MPNet/BGE/E5 families. Anything else keeps the
+torch backend (`load_sentence_encoder(..., backend="torch")`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from supportloop.errors import UserError
+from training.models import cache_dir, resolve_model
+
+SentenceEncoder = Callable[[list[str]], np.ndarray]  # texts -> unit vectors, one row per text
+Backend = Literal["onnx", "torch"]
+
+_EXPORT_TOLERANCE = 1e-4  # max |torch - onnx| on the check batch's hidden states
+_LEGACY_POOLING = {
+    "pooling_mode_mean_tokens": "mean",
+    "pooling_mode_cls_token": "cls",
+    "pooling_mode_max_tokens": "max",
+    "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
+    "pooling_mode_weightedmean_tokens": "weightedmean",
+    "pooling_mode_lasttoken": "lasttoken",
+}
+_BATCH = 32  # texts per ONNX run; sorted by length so padding stays small
+
+
+class UnsupportedEncoder(UserError):
+    """The model's sentence-transformers pipeline has a module the ONNX path does not run."""
+
+
+def load_sentence_encoder(
+    name: str, max_tokens: int | None = None, backend: Backend = "onnx"
+) -> SentenceEncoder:
+    """An alias, path or hub id of a sentence-transformers model -> a normalising encoder.
+
+    `max_tokens` truncates each text (default: the model's own max_seq_length)."""
+    if backend == "torch":
+        return _torch_encoder(name, max_tokens)
+    return OnnxSentenceEncoder(_local_dir(name), max_tokens)
+
+
+def _torch_encoder(name: str, max_tokens: int | None) -> SentenceEncoder:
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(resolve_model(name), device="cpu")
+    if max_tokens:
+        model.max_seq_length = min(max_tokens, model.max_seq_length)
+
+    def encode(texts: list[str]) -> np.ndarray:
+        return model.encode(
+            texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False
+        )
+
+    return encode
+
+
+def _local_dir(name: str) -> Path:
+    resolved = Path(resolve_model(name))
+    if resolved.is_dir():
+        return resolved
+    from huggingface_hub import snapshot_download  # a hub id: honours HF_HUB_OFFLINE
+
+    return Path(snapshot_download(str(resolved)))
+
+
+class OnnxSentenceEncoder:
+    """Tokenise with the model's `tokenizer.json`, run the exported encoder, pool, normalise."""
+
+    def __init__(self, model_dir: Path, max_tokens: int | None = None) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        self.pooling = pooling_mode(model_dir)
+        limit = max_sequence_length(model_dir)
+        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.tokenizer.enable_truncation(min(max_tokens or limit, limit))
+        self.tokenizer.no_padding()
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = len(os.sched_getaffinity(0))
+        self.session = onnxruntime.InferenceSession(
+            str(exported_encoder(model_dir)), options, providers=["CPUExecutionProvider"]
+        )
+        self.inputs = [i.name for i in self.session.get_inputs()]
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        out = np.zeros((len(texts), self.session.get_outputs()[0].shape[-1]), dtype=np.float32)
+        for start in range(0, len(order), _BATCH):
+            rows = order[start : start + _BATCH]
+            width = max(len(encodings[i].ids) for i in rows)
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for k, i in enumerate(rows):
+                ids[k, : len(encodings[i].ids)] = encodings[i].ids
+                mask[k, : len(encodings[i].ids)] = 1
+            feed = {"input_ids": ids, "attention_mask": mask}
+            hidden = self.session.run(None, {name: feed[name] for name in self.inputs})[0]
+            out[rows] = _pool(hidden, mask, self.pooling)
+        return out / np.linalg.norm(out, axis=1, keepdims=True).clip(min=1e-12)
+
+
+def _pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
+    if mode == "cls":
+        return hidden[:, 0]
+    weights = mask[..., None].astype(hidden.dtype)
+    return (hidden * weights).sum(1) / weights.sum(1).clip(min=1e-9)
+
+
+def max_sequence_length(model_dir: Path) -> int:
+    """The truncation length sentence-transformers uses: sentence_bert_config.json (older
+    models) or the tokenizer's model_max_length (>= 6), never past the position embeddings."""
+
+    def read(name: str) -> dict:
+        path = model_dir / name
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    positions = read("config.json").get("max_position_embeddings") or 512
+    declared = read("sentence_bert_config.json").get("max_seq_length") or read(
+        "tokenizer_config.json"
+    ).get("model_max_length")
+    return min(int(declared), positions) if declared else positions
+
+
+def pooling_mode(model_dir: Path) -> str:
+    """'mean' or 'cls' from the model's modules.json; anything else is unsupported."""
+    modules_file = model_dir / "modules.json"
+    if not modules_file.is_file():
+        raise UnsupportedEncoder(f"{model_dir} has no modules.json (not sentence-transformers)")
+    kinds = [m["type"].rsplit(".", 1)[-1] for m in json.loads(modules_file.read_text())]
+    if kinds[:2] != ["Transformer", "Pooling"] or not set(kinds[2:]) <= {"Normalize"}:
+        raise UnsupportedEncoder(
+            f"{model_dir}: modules {kinds} are not Transformer -> Pooling [-> Normalize]; "
+            "use the torch backend"
+        )
+    pooling_dir = next(
+        m["path"] for m in json.loads(modules_file.read_text()) if m["type"].endswith("Pooling")
+    )
+    settings = json.loads((model_dir / pooling_dir / "config.json").read_text())
+    # sentence-transformers >= 6 writes "pooling_mode": "mean"; older models one bool per mode
+    mode = settings.get("pooling_mode") or [
+        _LEGACY_POOLING[key] for key, on in settings.items() if key in _LEGACY_POOLING and on
+    ]
+    mode = mode[0] if isinstance(mode, list) and len(mode) == 1 else mode
+    if mode not in ("mean", "cls"):
+        raise UnsupportedEncoder(f"{model_dir}: pooling {mode} is not mean or cls; use torch")
+    return mode
+
+
+def exported_encoder(model_dir: Path) -> Path:
+    """The ONNX export of the model's transformer, made once per model into the cache."""
+    weights = sorted(p for p in model_dir.iterdir() if p.suffix in (".safetensors", ".bin"))
+    identity = [str(model_dir.resolve())] + [f"{p.name}:{p.stat().st_size}" for p in weights]
+    digest = hashlib.sha256("\n".join(identity).encode()).hexdigest()[:16]
+    target = cache_dir() / "onnx" / f"{model_dir.name}-{digest}.onnx"
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, staging = tempfile.mkstemp(suffix=".onnx", dir=target.parent)
+        os.close(handle)
+        try:
+            export_encoder(model_dir, Path(staging))
+            os.replace(staging, target)
+        finally:
+            Path(staging).unlink(missing_ok=True)
+    return target
+
+
+def export_encoder(model_dir: Path, path: Path) -> None:
+    """Export the transformer to ONNX (dynamic batch and length) and check it against torch.
+
+    The check batch is padded on purpose: traced on unpadded input, transformers drops the
+    attention mask from the graph and padded batches come out wrong."""
+    import onnxruntime
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModel.from_pretrained(model_dir).eval()
+    takes_types = "token_type_ids" in inspect.signature(model.forward).parameters
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            extra = {"token_type_ids": torch.zeros_like(input_ids)} if takes_types else {}
+            return self.model(
+                input_ids=input_ids, attention_mask=attention_mask, **extra
+            ).last_hidden_state
+
+    sample = ["Where is my order?", "I was charged twice for one order last week, refund one."]
+    batch = tokenizer(sample, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        expected = LastHiddenState()(batch["input_ids"], batch["attention_mask"]).numpy()
+    dynamic = {0: "batch", 1: "tokens"}
+    with warnings.catch_warnings():  # tracer notes on mask code; the check below is the test
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            LastHiddenState(),
+            (batch["input_ids"], batch["attention_mask"]),
+            str(path),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["last_hidden_state"],
+            dynamic_axes=dict.fromkeys(
+                ["input_ids", "attention_mask", "last_hidden_state"], dynamic
+            ),
+            opset_version=17,
+            dynamo=False,  # TorchScript exporter: needs no onnxscript, exact for BERT-likes
+        )
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    inputs = {name: batch[name].numpy() for name in ("input_ids", "attention_mask")}
+    got = session.run(None, inputs)[0]
+    error = float(np.abs(got - expected).max())
+    if error > _EXPORT_TOLERANCE:
+        raise RuntimeError(
+            f"ONNX export of {model_dir} differs from torch by {error:.2g}; use the torch backend"
+        )
