@@ -149,6 +149,7 @@ def run_one(size: int, num_proc: int, workdir: Path, overrides: list[str]) -> di
         "repeat_contacts": summary["repeat_contacts"],
         "pii_redacted": summary["pii_redacted"],
         "stage_seconds": summary["stage_seconds"],
+        "repeat_contact_work": summary["repeat_contact_work"],
     }
 
 

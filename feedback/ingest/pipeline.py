@@ -28,7 +28,7 @@ from feedback.ingest.config import IngestConfig
 from feedback.ingest.dedupe import DuplicateIndex, SeenIds
 from feedback.ingest.readers import RawRow, read_input
 from feedback.ingest.redact import BatchProcessor, init_worker, process_in_worker
-from feedback.ingest.repeat import label_repeat_contacts
+from feedback.ingest.repeat import RepeatLabels, label_repeat_contacts
 from feedback.transcripts import CONVERSATION_FEATURES, InvalidTranscript, validate_transcript
 from supportloop.config import dump_config
 from supportloop.runs import RunDir, dataset_fingerprint, file_fingerprint
@@ -199,7 +199,8 @@ def run_ingest(
         ledger.close()
     stages = {"read_redact_dedupe": time.perf_counter() - started}
     dataset = Dataset.from_file(str(scratch / "accepted.arrow"))
-    repeats = label_repeat_contacts(dataset, config.repeat_contact, embedder)
+    labels = label_repeat_contacts(dataset, config.repeat_contact, embedder)
+    repeats = labels.repeat_of
     stages["repeat_contacts"] = time.perf_counter() - started - sum(stages.values())
 
     def add_repeat_columns(batch: dict[str, list], indices: list[int]) -> dict[str, list]:
@@ -218,7 +219,7 @@ def run_ingest(
     output = run.save_dataset(CONVERSATIONS, dataset)
     rates = repeat_rates(dataset, set(repeats.values())) if len(dataset) else {}
     stages["save"] = time.perf_counter() - started - sum(stages.values())
-    summary = _summary(config, ledger, len(repeats), rates, stages)
+    summary = _summary(config, ledger, labels, rates, stages)
     run.write_summary(summary)
     run.write_lineage(
         inputs={str(spec.path): file_fingerprint(spec.path) for spec in config.inputs},
@@ -231,8 +232,13 @@ def run_ingest(
 
 
 def _summary(
-    config: IngestConfig, ledger: _Ledger, repeats: int, rates: dict, stages: dict[str, float]
+    config: IngestConfig,
+    ledger: _Ledger,
+    labels: RepeatLabels,
+    rates: dict,
+    stages: dict[str, float],
 ) -> dict[str, Any]:
+    repeats = len(labels.repeat_of)
     seconds = sum(stages.values())
     quarantined = sum(ledger.quarantined.values())
     duplicates = sum(ledger.duplicates.values())
@@ -248,6 +254,7 @@ def _summary(
         "repeat_contacts": repeats,
         "repeat_contact_rate": round(repeats / ledger.accepted, 4) if ledger.accepted else 0.0,
         "repeat_contact_rate_by_model_version": rates,
+        "repeat_contact_work": labels.work(),
         "seconds": round(seconds, 2),
         "stage_seconds": {stage: round(value, 2) for stage, value in stages.items()},
         "conversations_per_second": round(ledger.read / seconds, 1) if seconds else None,

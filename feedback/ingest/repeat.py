@@ -11,6 +11,7 @@ runs on a small fraction of a month of logs.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -73,17 +74,35 @@ def customer_chunks(dataset: Dataset, chunk_rows: int = CHUNK_ROWS) -> Iterator[
         start = end
 
 
+@dataclass
+class RepeatLabels:
+    """Which rows repeat which conversation, and the work it took (the summary reports it:
+    the embedded openings are what the stage's time grows with)."""
+
+    repeat_of: dict[int, str] = field(default_factory=dict)  # row -> conversation_id
+    pairs_by_topic: int = 0
+    pairs_by_embedding: int = 0
+    openings_embedded: int = 0
+
+    def work(self) -> dict[str, int]:
+        return {
+            "candidate_pairs_by_topic": self.pairs_by_topic,
+            "candidate_pairs_by_embedding": self.pairs_by_embedding,
+            "openings_embedded": self.openings_embedded,
+        }
+
+
 def label_repeat_contacts(
     dataset: Dataset,
     config: RepeatContactConfig,
     embedder: SentenceEncoder | None = None,
     chunk_rows: int = CHUNK_ROWS,
-) -> dict[int, str]:
-    """Row index of each repeat contact -> conversation_id of the contact it repeats.
+) -> RepeatLabels:
+    """Each repeat contact's row -> conversation_id of the contact it repeats.
 
     For each later contact the most recent matching earlier contact wins.
     """
-    repeats: dict[int, str] = {}
+    labels = RepeatLabels()
     vectors: dict[str, np.ndarray] = {}  # opening -> embedding, across chunks
     embed = embedder
     for rows in customer_chunks(dataset, chunk_rows):
@@ -108,6 +127,7 @@ def label_repeat_contacts(
             openings = dict(zip(needs, texts, strict=True))
             # each distinct opening once: templated ones ("Hi, where is my order?") repeat
             new = list(dict.fromkeys(t for t in texts if t not in vectors))
+            labels.openings_embedded += len(new)
             if new:
                 embed = embed or load_sentence_encoder(
                     config.embedding_model, config.opening_max_tokens, config.embedding_backend
@@ -118,11 +138,13 @@ def label_repeat_contacts(
         latest: dict[int, tuple[str, str]] = {}
         for earlier, later in pairs:
             if topics[earlier] and topics[later]:
+                labels.pairs_by_topic += 1
                 same = topics[earlier].casefold() == topics[later].casefold()
             else:
+                labels.pairs_by_embedding += 1
                 similarity = vectors[openings[earlier]] @ vectors[openings[later]]
                 same = float(similarity) >= config.similarity_threshold
             if same and (later not in latest or started[earlier] > latest[later][1]):
                 latest[later] = (ids[earlier], started[earlier])
-        repeats.update((rows[later], of) for later, (of, _) in latest.items())
-    return repeats
+        labels.repeat_of.update((rows[later], of) for later, (of, _) in latest.items())
+    return labels

@@ -83,6 +83,6 @@ def test_a_pipeline_onnx_cannot_run_is_refused_with_the_way_out(tmp_path, privat
     modules = json.loads((model_dir / "modules.json").read_text())
     modules.insert(2, {"idx": 9, "name": "9", "path": "", "type": "sentence_transformers.Dense"})
     (model_dir / "modules.json").write_text(json.dumps(modules))
-    with pytest.raises(UnsupportedEncoder, match="Dense.*torch backend"):
+    with pytest.raises(UnsupportedEncoder, match=r"Dense.*torch backend"):
         load_sentence_encoder(str(model_dir))
     assert not (private_cache / "onnx").exists()  # refused before any export

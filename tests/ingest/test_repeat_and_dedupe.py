@@ -62,12 +62,19 @@ def test_repeat_contacts_by_topic_window_and_similarity(embedder):
         row("d1", "D", "2026-10-02T14:00:00+00:00", "The parcel still has not been delivered."),
     ]
     dataset = Dataset.from_list(rows, features=CONVERSATION_FEATURES)
-    repeats = label_repeat_contacts(dataset, RepeatContactConfig(), embedder)
+    labels = label_repeat_contacts(dataset, RepeatContactConfig(), embedder)
+    repeats = labels.repeat_of
     labelled = {dataset[i]["conversation_id"]: of for i, of in repeats.items()}
     assert labelled == {"a2": "a1", "c2": "c1"}
+    # A's three pairs go by intent; only C's openings (three, distinct) need the model
+    assert labels.work() == {
+        "candidate_pairs_by_topic": 3,
+        "candidate_pairs_by_embedding": 3,
+        "openings_embedded": 3,
+    }
     # chunks of whole customers (memory stays flat) give the same labels
     chunked = label_repeat_contacts(dataset, RepeatContactConfig(), embedder, chunk_rows=2)
-    assert chunked == repeats
+    assert chunked == labels
 
 
 def test_customer_chunks_never_split_a_customer():
@@ -87,7 +94,7 @@ def test_embedding_threshold_is_the_similarity_cut(embedder):
     ]
     dataset = Dataset.from_list(rows, features=CONVERSATION_FEATURES)
     strict = RepeatContactConfig(similarity_threshold=0.99)
-    assert label_repeat_contacts(dataset, strict, embedder) == {}
+    assert label_repeat_contacts(dataset, strict, embedder).repeat_of == {}
 
 
 def test_near_duplicates_are_per_customer():
