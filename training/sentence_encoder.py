@@ -40,7 +40,9 @@ _LEGACY_POOLING = {
     "pooling_mode_weightedmean_tokens": "weightedmean",
     "pooling_mode_lasttoken": "lasttoken",
 }
-_BATCH = 32  # texts per ONNX run; sorted by length so padding stays small
+# Texts per ONNX run, sorted by length so padding stays small. ONNX Runtime's arena keeps the
+# largest batch's activations: 8 runs as fast as 32 on CPU and holds 150 MB less.
+_BATCH = 8
 
 
 class UnsupportedEncoder(UserError):
@@ -96,6 +98,8 @@ class OnnxSentenceEncoder:
         self.tokenizer.no_padding()
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = len(os.sched_getaffinity(0))
+        # prepacked weight copies: 30 MB more and no faster here (benchmarks/ingest.py)
+        options.add_session_config_entry("session.disable_prepacking", "1")
         self.session = onnxruntime.InferenceSession(
             str(exported_encoder(model_dir)), options, providers=["CPUExecutionProvider"]
         )
