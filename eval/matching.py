@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from eval.suites import Fact
+
+if TYPE_CHECKING:
+    from training.sentence_encoder import SentenceEncoder
 
 _NEGATION = re.compile(
     r"n't\b|\b(not|never|cannot|unable|unfortunately|impossible|refuse|decline|sorry)\b", re.I
@@ -59,17 +63,15 @@ class Embedder:
         self._cache: dict[str, np.ndarray] = {}
 
     @cached_property
-    def model(self):
-        from sentence_transformers import SentenceTransformer
+    def model(self) -> SentenceEncoder:
+        from training.sentence_encoder import load_sentence_encoder
 
-        from training.models import resolve_model
-
-        return SentenceTransformer(resolve_model(self.model_name), device="cpu")
+        return load_sentence_encoder(self.model_name)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if missing:
-            vectors = self.model.encode(missing, normalize_embeddings=True, batch_size=64)
+            vectors = self.model(missing)
             self._cache.update(zip(missing, vectors, strict=True))
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
