@@ -18,6 +18,7 @@ from pathlib import Path
 
 from supportloop.config import project_root
 from supportloop.errors import UserError
+from training.rank_exit import run_rank
 from training.recipes import Recipe, load_recipe, recipe_dict, resolve_recipe_path
 
 PPO_VENV = ".venv-ppo"
@@ -144,27 +145,7 @@ def main(argv: list[str]) -> int:
     from training.trainers import train_recipe
 
     source, overrides = argv[0], argv[1:]
-    try:
-        train_recipe(load_recipe(source, overrides), source)
-    except (UserError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    _leave_process_group()
-    return 0
-
-
-def _leave_process_group() -> None:
-    """All ranks leave the gloo group together, explicitly.
-
-    Left to garbage collection, torch's ProcessGroupGloo destructor (reached through the DDP
-    Reducer) can block forever joining its threads once the peer rank has exited: seen on
-    2-process CPU runs, where one finished rank then never exited.
-    """
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
+    return run_rank(lambda: train_recipe(load_recipe(source, overrides), source))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from supportloop.errors import UserError
 from training.artifacts import finish_wandb, prepare_wandb, rank_reports, write_training_outputs
 from training.data import load_splits
 from training.models import load_tokenizer, resolve_model
+from training.rank_exit import run_rank
 from training.reward import load_reward_model
 from training.trl_options import build_config
 
@@ -150,8 +151,7 @@ def train_ppo(recipe: dict[str, Any], source: str) -> dict[str, Any]:
             },
         )
         print(f"adapter saved to {output_dir} (step {trainer.state.global_step})", flush=True)
-    trainer.end()
-    finish_wandb()
+    finish_wandb()  # no trainer.end(): under accelerate the rank's exit ends the group
     return summary
 
 
@@ -160,12 +160,7 @@ def main(argv: list[str]) -> int:
         print("usage: python -m training.ppo_worker SPEC.json", file=sys.stderr)
         return 2
     spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-    try:
-        train_ppo(spec["recipe"], spec["source"])
-    except (UserError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run_rank(lambda: train_ppo(spec["recipe"], spec["source"]))
 
 
 if __name__ == "__main__":

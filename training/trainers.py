@@ -175,6 +175,5 @@ def train_recipe(recipe: Recipe, source: str = "recipe", say: Say = print) -> di
             },
         )
         say(f"adapter saved to {recipe.output_dir} (step {trainer.state.global_step})")
-    trainer.end()
-    finish_wandb()
+    finish_wandb()  # no trainer.end(): under accelerate the rank's exit ends the group
     return summary

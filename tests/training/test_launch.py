@@ -115,6 +115,19 @@ def test_two_process_cpu_ddp(tiny_model, datasets_dir, tmp_path, recipe_kit):
 
 
 @pytest.mark.slow
+def test_cpu_ddp_refusal_ends_both_ranks(tiny_model, datasets_dir, tmp_path, recipe_kit):
+    """Bad data under cpu_ddp: each rank says one `error:` line and leaves; the launch fails."""
+    run = tmp_path / "dpo-ddp-bad"
+    overrides = recipe_kit.quick(tiny_model, datasets_dir["kto"], run, steps=3)
+    result = _cli("train", "dpo", *overrides, "--accelerate-config", "cpu_ddp", timeout=180)
+    assert result.returncode != 0
+    refusals = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(refusals) == 2, result.stderr[-3000:]  # one per rank, no rank left hanging
+    assert all("dpo needs a" in line for line in refusals), refusals
+    assert not (run / "training_summary.json").exists()
+
+
+@pytest.mark.slow
 def test_ppo_runs_in_its_own_trl_environment(tiny_model, datasets_dir, reward_run, tmp_path):
     """`supportloop train ppo` runs TRL 1.12's PPO in .venv-ppo with the same outputs."""
     import torch
