@@ -125,7 +125,7 @@ def launch(recipe_name: str, overrides: list[str], accelerate: str | None = None
 
 
 def _launch(recipe_name: str, overrides: list[str], accelerate: str | None, say) -> int:
-    from training.trainers import resume_point, train_recipe
+    from training.trainers import check_inputs, resume_point, train_recipe
 
     source = str(resolve_recipe_path(recipe_name))
     recipe = load_recipe(source, overrides)
@@ -136,6 +136,7 @@ def _launch(recipe_name: str, overrides: list[str], accelerate: str | None, say)
     if not argv:
         train_recipe(recipe, source, say)
         return 0
+    check_inputs(recipe)
     say(" ".join(argv))
     return subprocess.run(argv, env=_env(project_root()), check=False).returncode
 

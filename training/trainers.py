@@ -80,6 +80,21 @@ def resume_point(recipe: Recipe) -> Path | None:
     return None
 
 
+def check_inputs(recipe: Recipe) -> None:
+    """Refuse once, before processes are spawned, what each of them would refuse.
+
+    The data (exists, has the split, right format), the model's tokenizer (path or hub id
+    reachable) and QLoRA's need for CUDA; under `accelerate launch` a refusal inside the
+    ranks arrives as one line per rank buried under the launcher's traceback.
+    """
+    from training.models import load_tokenizer
+
+    load_splits(recipe.algorithm, recipe.data)
+    load_tokenizer(recipe.model.name)
+    if recipe.algorithm != "ppo":  # the PPO worker has no QLoRA path
+        quantization_config(recipe)
+
+
 def _trainer_class(algorithm: str):
     import trl
 

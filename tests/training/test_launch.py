@@ -114,15 +114,34 @@ def test_two_process_cpu_ddp(tiny_model, datasets_dir, tmp_path, recipe_kit):
     assert len(list(run.glob("adapter_model*.safetensors"))) == 1
 
 
+def test_cpu_ddp_refuses_bad_data_before_spawning(tiny_model, datasets_dir, tmp_path, recipe_kit):
+    """One `error:` line and exit 2 from the CLI, not one per rank under a launcher traceback."""
+    overrides = recipe_kit.quick(tiny_model, datasets_dir["kto"], tmp_path / "run", steps=3)
+    result = _cli("train", "dpo", *overrides, "--accelerate-config", "cpu_ddp", timeout=120)
+    assert result.returncode == 2
+    assert "accelerate.commands.launch" not in result.stdout  # no process was started
+    assert result.stderr.count("\n") == 1 and "dpo needs a" in result.stderr, result.stderr
+
+
 @pytest.mark.slow
-def test_cpu_ddp_refusal_ends_both_ranks(tiny_model, datasets_dir, tmp_path, recipe_kit):
-    """Bad data under cpu_ddp: each rank says one `error:` line and leaves; the launch fails."""
+def test_refusing_ranks_leave_without_hanging(tiny_model, datasets_dir, tmp_path, recipe_kit):
+    """`accelerate launch -m training.launch` with bad data: each rank says one line and leaves."""
+    from training.launch import accelerate_config_path, free_port
+
     run = tmp_path / "dpo-ddp-bad"
     overrides = recipe_kit.quick(tiny_model, datasets_dir["kto"], run, steps=3)
-    result = _cli("train", "dpo", *overrides, "--accelerate-config", "cpu_ddp", timeout=180)
+    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--config_file"]
+    launcher += [str(accelerate_config_path("cpu_ddp")), "--main_process_port", str(free_port())]
+    result = subprocess.run(
+        [*launcher, "-m", "training.launch", "dpo", *overrides],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=recipe_kit.repo,
+    )
     assert result.returncode != 0
     refusals = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(refusals) == 2, result.stderr[-3000:]  # one per rank, no rank left hanging
+    assert len(refusals) == 2, result.stderr[-3000:]  # one per rank: neither hung
     assert all("dpo needs a" in line for line in refusals), refusals
     assert not (run / "training_summary.json").exists()
 
