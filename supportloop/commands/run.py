@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -10,14 +11,21 @@ from pydantic import Field
 from supportloop.app import OVERRIDES_HELP, app, console, user_errors
 from supportloop.config import ProjectPath, StrictModel
 
+RUN_ID = "{run_id}"
+
 
 class PipelineStep(StrictModel):
     """One command of the loop, e.g. `ingest` or `argilla push`, with its config file."""
 
     command: str = Field(description="a supportloop command, e.g. 'ingest' or 'argilla push'")
     config: ProjectPath | None = None
-    overrides: list[str] = Field(default_factory=list)
+    overrides: list[str] = Field(default_factory=list, description=f"{RUN_ID} is replaced")
     args: list[str] = Field(default_factory=list, description="extra arguments or options")
+
+    def argv(self, run_id: str) -> list[str]:
+        """The step's command line, with this pipeline run's id in place of {run_id}."""
+        extra = [value.replace(RUN_ID, run_id) for value in [*self.overrides, *self.args]]
+        return [*self.command.split(), *([str(self.config)] if self.config else []), *extra]
 
 
 class PipelineConfig(StrictModel):
@@ -30,24 +38,28 @@ def run_pipeline(
     pipeline: Path = typer.Argument(..., help="Pipeline YAML, e.g. configs/pipeline/demo.yaml"),
     overrides: list[str] = typer.Argument(None, help=OVERRIDES_HELP, show_default=False),
     only: list[str] = typer.Option(None, help="Run only the steps with these commands."),
+    run_id: str = typer.Option(
+        None,
+        help="Reuse an earlier run's id (printed at its start), e.g. with --only eval; "
+        "default: a new one, this run's UTC time.",
+    ),
 ) -> None:
     """Run the loop's steps in order, each exactly as its own command would run.
 
     Every step reads the artifacts the previous ones wrote (see each stage's config), so a
-    failed step can be fixed and re-run alone with its own command.
+    failed step can be fixed and re-run alone with its own command. `{run_id}` in a step's
+    overrides becomes this run's UTC time (e.g. output_dir=runs/train/dpo-{run_id}), so
+    running the loop again writes new artifacts next to the earlier ones.
     """
     from supportloop.config import load_config
 
     settings = load_config(PipelineConfig, pipeline, overrides or [])
     command = typer.main.get_command(app)
+    run_id = run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    console.print(f"pipeline run {run_id}", highlight=False)
     for number, step in enumerate(settings.steps, start=1):
         if only and step.command not in only:
             continue
-        argv = [
-            *step.command.split(),
-            *([str(step.config)] if step.config else []),
-            *step.overrides,
-            *step.args,
-        ]
+        argv = step.argv(run_id)
         console.rule(f"[bold]step {number}/{len(settings.steps)}: supportloop {' '.join(argv)}")
         command.main(args=argv, prog_name="supportloop", standalone_mode=False)

@@ -1,0 +1,67 @@
+"""`supportloop run`: steps in order, {run_id} per run, --only / --run-id, a failed step stops it.
+
+Steps are `registry` commands (they create the SQLite file they are pointed at), so the runner
+itself is what is tested, through the real command line.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+SUPPORTLOOP = str(Path(sys.executable).parent / "supportloop")
+
+
+def _pipeline(tmp_path: Path, steps: list[dict]) -> Path:
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump({"steps": steps}))
+    return path
+
+
+def _registry_step(path: str) -> dict:
+    return {"command": "registry", "args": ["--registry", path, "--json"]}
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([SUPPORTLOOP, "run", *args], capture_output=True, text=True, timeout=120)
+
+
+def _run_id(stderr: str) -> str:
+    """The id `supportloop run` announces (its progress goes to stderr, like every command's)."""
+    match = re.search(r"pipeline run (\d{8}T\d{6}Z)", stderr)
+    assert match, stderr
+    return match.group(1)
+
+
+def test_each_run_gets_its_own_artifacts_and_a_run_id_can_be_reused(tmp_path):
+    steps = [
+        _registry_step(f"{tmp_path}/a-{{run_id}}.sqlite"),
+        _registry_step(f"{tmp_path}/b.sqlite"),
+    ]
+    pipeline = _pipeline(tmp_path, steps)
+
+    first = _run(str(pipeline))
+    assert first.returncode == 0, first.stderr
+    first_id = _run_id(first.stderr)
+    assert first.stderr.index("step 1/2") < first.stderr.index("step 2/2")
+    assert (tmp_path / f"a-{first_id}.sqlite").is_file() and (tmp_path / "b.sqlite").is_file()
+
+    again = _run(str(pipeline), "--run-id", "20990101T000000Z", "--only", "registry")
+    assert again.returncode == 0, again.stderr
+    assert _run_id(again.stderr) == "20990101T000000Z"
+    assert (tmp_path / "a-20990101T000000Z.sqlite").is_file()
+    assert (tmp_path / f"a-{first_id}.sqlite").is_file()  # the earlier run's artifact stays
+
+
+def test_a_failed_step_stops_the_run_with_one_line(tmp_path):
+    missing = tmp_path / "missing.yaml"
+    steps = [{"command": "ingest", "config": str(missing)}, _registry_step(f"{tmp_path}/r.sqlite")]
+    result = _run(str(_pipeline(tmp_path, steps)))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stdout + result.stderr
+    assert str(missing) in result.stdout + result.stderr
+    assert not (tmp_path / "r.sqlite").exists()  # the next step never ran
