@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 SUPPORTLOOP = str(Path(sys.executable).parent / "supportloop")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _pipeline(tmp_path: Path, steps: list[dict]) -> Path:
@@ -65,3 +66,25 @@ def test_a_failed_step_stops_the_run_with_one_line(tmp_path):
     assert "Traceback" not in result.stdout + result.stderr
     assert str(missing) in result.stdout + result.stderr
     assert not (tmp_path / "r.sqlite").exists()  # the next step never ran
+
+
+def test_the_shipped_demo_pipeline_names_real_commands_and_one_adapter():
+    """The README's main job: every step is a command, and eval scores what train wrote."""
+    import click
+    import typer
+
+    from supportloop.cli import app  # with every command registered
+    from supportloop.commands.run import PipelineConfig
+    from supportloop.config import load_config
+
+    steps = load_config(PipelineConfig, ROOT / "configs/pipeline/demo.yaml", []).steps
+    cli = typer.main.get_command(app)
+    for step in steps:
+        command = cli
+        for word in step.command.split():  # `argilla push` is a command of a group
+            command = command.get_command(click.Context(command), word)
+            assert command is not None, step.command
+    (train,) = [s.argv("ID") for s in steps if s.command == "train"]
+    (evaluation,) = [s.argv("ID") for s in steps if s.command == "eval"]
+    assert "output_dir=runs/train/dpo-ID" in train
+    assert "candidate.adapter=runs/train/dpo-ID" in evaluation
