@@ -19,7 +19,9 @@ class PipelineStep(StrictModel):
 
     command: str = Field(description="a supportloop command, e.g. 'ingest' or 'argilla push'")
     config: ProjectPath | None = None
-    overrides: list[str] = Field(default_factory=list, description=f"{RUN_ID} is replaced")
+    overrides: list[str] = Field(
+        default_factory=list, description=f"key=value overrides; {RUN_ID} becomes the run's id"
+    )
     args: list[str] = Field(default_factory=list, description="extra arguments or options")
 
     def argv(self, run_id: str) -> list[str]:
