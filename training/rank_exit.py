@@ -42,6 +42,16 @@ def exit_rank(code: int) -> int:
     os._exit(code)
 
 
+def say_error_line(line: str) -> None:
+    """Write `line` to stderr in one system call, so peers' lines never splice into it.
+
+    With PYTHONUNBUFFERED set (as on CI) `print` writes the text and its newline separately, and
+    two ranks refusing at once produced `...dataseterror: ...` on one line (strace shows both).
+    """
+    sys.stderr.flush()
+    os.write(sys.stderr.fileno(), f"{line}\n".encode())
+
+
 def run_rank(train: Callable[[], object]) -> int:
     """Run one process's training and leave through `exit_rank`, whatever happens.
 
@@ -51,7 +61,7 @@ def run_rank(train: Callable[[], object]) -> int:
     try:
         train()
     except (UserError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        say_error_line(f"error: {exc}")
         return exit_rank(2)
     except Exception:
         traceback.print_exc()
