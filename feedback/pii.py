@@ -13,7 +13,8 @@ Values are compared normalised: digits only for cards, SSNs and phones (so "4111
 names. A value detected anywhere in a conversation is replaced everywhere in it (case-
 sensitive, whole words), because assistants repeat what customers write; a person's single
 name parts ("Maria" of "Maria Gonzalez") are replaced too and share its number. Values the
-caller already knows (profile fields) are matched in any case and numbered the same way.
+caller already knows (profile fields) are matched in any case and numbered the same way;
+`redact_with_profiles` also returns their placeholders, so the profile reads `<EMAIL_1>` too.
 Counts are replaced occurrences per entity type.
 """
 
@@ -142,9 +143,26 @@ class PiiRedactor:
         words) and share their numbering, so a profile name and the same name found by the
         model are one `<PERSON_1>`. Entities may be any name (`ZIP_CODE`, `ADDRESS`...).
         """
+        return [(texts, counts) for texts, counts, _ in self.redact_with_profiles(batch, known)]
+
+    def redact_with_profiles(
+        self,
+        batch: list[list[str]],
+        known: list[list[tuple[str, str]]] | None = None,
+        min_known_chars: int = 1,
+    ) -> list[tuple[list[str], Counter, list[str]]]:
+        """`redact_conversations`, plus the placeholder of each known value in the
+        conversation's own numbering, so a profile shown beside the conversation names the
+        same `<EMAIL_1>`; values the conversation never mentions take the next numbers.
+        Values shorter than `min_known_chars` are numbered but not searched for in the texts
+        (a state code or an initial would erase ordinary words)."""
         known = known or [[] for _ in batch]
-        if self.patterns is None and self.names is None and not any(known):
-            return [(list(texts), Counter()) for texts in batch]
+        searched = [[(v, e) for v, e in values if len(v) >= min_known_chars] for values in known]
+        if self.patterns is None and self.names is None and not any(searched):
+            return [
+                (list(texts), Counter(), profile_placeholders(k))
+                for texts, k in zip(batch, known, strict=True)
+            ]
         flat = [text for texts in batch for text in texts]
         found: list[list[_Found]] = [[] for _ in flat]
         if self.patterns is not None:
@@ -158,10 +176,12 @@ class PiiRedactor:
             for i, spans in enumerate(names):
                 found[i].extend(_Found(s, e, PERSON, p) for s, e, p in spans)
         out, i = [], 0
-        for texts, values in zip(batch, known, strict=True):
+        for texts, values, search in zip(batch, known, searched, strict=True):
             for k, text in enumerate(texts):
-                found[i + k] += _known_in(text, values)
-            out.append(_redact_conversation(texts, found[i : i + len(texts)]))
+                found[i + k] += _known_in(text, search)
+            numbering = _Numbering()
+            redacted, counts = _redact_conversation(texts, found[i : i + len(texts)], numbering)
+            out.append((redacted, counts, [numbering.placeholder(e, v) for v, e in values]))
             i += len(texts)
         return out
 
@@ -185,30 +205,53 @@ def _resolve(found: list[_Found]) -> list[_Found]:
     return sorted(kept, key=lambda f: f.start)
 
 
-def _redact_conversation(texts: list[str], found: list[list[_Found]]) -> tuple[list[str], Counter]:
-    placeholders: dict[tuple[str, str], str] = {}  # (entity, key) -> placeholder
+class _Numbering:
+    """The placeholders of one conversation: `<ENTITY_n>`, `n` counting that entity's distinct
+    values in order of first sight; a person's single name parts share its placeholder."""
+
+    def __init__(self) -> None:
+        self.placeholders: dict[tuple[str, str], str] = {}  # (entity, key) -> placeholder
+        self.name_parts: dict[tuple[str, str], str] = {}  # single words of full names
+        self.per_type: Counter = Counter()
+        self.entity_of: dict[str, str] = {}  # placeholder -> entity
+
+    def placeholder(self, entity: str, value: str) -> str:
+        key = (entity, _key(entity, value))
+        if key not in self.placeholders:
+            same = _same_person(value, key, self.placeholders, self.name_parts)
+            if same:
+                self.placeholders[key] = same
+            else:
+                self.per_type[entity] += 1
+                self.placeholders[key] = f"<{entity}_{self.per_type[entity]}>"
+                self.entity_of[self.placeholders[key]] = entity
+        if entity == PERSON:
+            for part in _name_parts(value):
+                self.name_parts.setdefault((PERSON, _key(PERSON, part)), self.placeholders[key])
+        return self.placeholders[key]
+
+
+def profile_placeholders(values: list[tuple[str, str]]) -> list[str]:
+    """Placeholders for (value, entity) pairs numbered on their own (no conversation to share
+    a numbering with, e.g. when redaction of the texts is off)."""
+    numbering = _Numbering()
+    return [numbering.placeholder(entity, value) for value, entity in values]
+
+
+def _redact_conversation(
+    texts: list[str], found: list[list[_Found]], numbering: _Numbering | None = None
+) -> tuple[list[str], Counter]:
+    numbering = numbering or _Numbering()
     surfaces: dict[str, str] = {}  # exact text -> placeholder
-    name_parts: dict[tuple[str, str], str] = {}  # single words of full names -> placeholder
-    per_type: Counter = Counter()
-    entity_of: dict[str, str] = {}  # placeholder -> entity
     spans = [_resolve(f) for f in found]
     for text, message_spans in zip(texts, spans, strict=True):
         for f in message_spans:
             value = text[f.start : f.end]
-            key = (f.entity, _key(f.entity, value))
-            if key not in placeholders:
-                same = _same_person(value, key, placeholders, name_parts)
-                if same:
-                    placeholders[key] = same
-                else:
-                    per_type[f.entity] += 1
-                    placeholders[key] = f"<{f.entity}_{per_type[f.entity]}>"
-                    entity_of[placeholders[key]] = f.entity
-            surfaces.setdefault(value, placeholders[key])
+            placeholder = numbering.placeholder(f.entity, value)
+            surfaces.setdefault(value, placeholder)
             if f.entity == PERSON:
                 for part in _name_parts(value):
-                    surfaces.setdefault(part, placeholders[key])
-                    name_parts.setdefault((PERSON, _key(PERSON, part)), placeholders[key])
+                    surfaces.setdefault(part, placeholder)
     if not surfaces:
         return list(texts), Counter()
     counts: Counter = Counter()
@@ -223,7 +266,7 @@ def _redact_conversation(texts: list[str], found: list[list[_Found]]) -> tuple[l
             if start < pos:
                 continue  # inside a longer span already replaced
             parts += [text[pos:start], placeholder]
-            counts[entity_of[placeholder]] += 1
+            counts[numbering.entity_of[placeholder]] += 1
             pos = end
         redacted.append("".join(parts) + text[pos:])
     return redacted, counts

@@ -2,7 +2,9 @@
 
 Every text that leaves ingest passes through here. Values the customer profile names (name,
 email, phone, address...) are known PII: the redactor replaces them everywhere in the
-conversation, numbered like its own detections, and the profile keeps only placeholders.
+conversation, numbered like its own detections, and the profile keeps only placeholders, in
+the conversation's numbering (the profile's email is the conversation's `<EMAIL_1>`), so an
+annotator can match the two.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from feedback.ingest.config import IngestConfig
 from feedback.ingest.dedupe import content_hash, conversation_text, minhash_signature
-from feedback.pii import PiiRedactor
+from feedback.pii import PERSON, PiiRedactor, profile_placeholders
 from supportloop.errors import UserError
 
 _PROFILE_ENTITY = {
@@ -30,7 +33,8 @@ _MIN_KNOWN_VALUE = 3  # shorter values (a state code, an initial) would erase or
 
 
 def profile_values(profile: Any, keys: set[str], key: str | None = None) -> list[tuple[str, str]]:
-    """(value, entity) for each string under a PII key, at any depth of the profile."""
+    """(value, entity) for each value under a PII key, at any depth, in the order
+    `mask_profile` fills placeholders in."""
     found: list[tuple[str, str]] = []
     if isinstance(profile, dict):
         for child_key, value in profile.items():
@@ -39,24 +43,41 @@ def profile_values(profile: Any, keys: set[str], key: str | None = None) -> list
     elif isinstance(profile, list):
         for value in profile:
             found += profile_values(value, keys, key)
-    elif (
-        key is not None and isinstance(profile, str | int) and len(str(profile)) >= _MIN_KNOWN_VALUE
-    ):
+    elif key is not None and profile not in (None, ""):
         found.append((str(profile), _PROFILE_ENTITY.get(key, "ADDRESS")))
     return found
 
 
-def mask_profile(profile: Any, keys: set[str], key: str | None = None) -> Any:
-    """The profile with every value under a PII key replaced by its placeholder."""
+def full_names(profile: Any, keys: set[str]) -> list[tuple[str, str]]:
+    """ "first last" of every first_name/last_name pair, as one PERSON value: numbered before
+    its parts, both parts share its placeholder even when the conversation never names them."""
+    found: list[tuple[str, str]] = []
+    if isinstance(profile, dict):
+        first, last = profile.get("first_name"), profile.get("last_name")
+        if {"first_name", "last_name"} <= keys and isinstance(first, str) and isinstance(last, str):
+            found.append((f"{first} {last}", PERSON))
+        for value in profile.values():
+            found += full_names(value, keys)
+    elif isinstance(profile, list):
+        for value in profile:
+            found += full_names(value, keys)
+    return found
+
+
+def mask_profile(
+    profile: Any, keys: set[str], placeholders: Iterator[str], key: str | None = None
+) -> Any:
+    """The profile with every value under a PII key replaced by the next of `placeholders`
+    (one per `profile_values` entry, in its order)."""
     if isinstance(profile, dict):
         return {
-            child: mask_profile(value, keys, child if child in keys else key)
+            child: mask_profile(value, keys, placeholders, child if child in keys else key)
             for child, value in profile.items()
         }
     if isinstance(profile, list):
-        return [mask_profile(value, keys, key) for value in profile]
+        return [mask_profile(value, keys, placeholders, key) for value in profile]
     if key is not None and profile not in (None, ""):
-        return f"<{_PROFILE_ENTITY.get(key, 'ADDRESS')}>"
+        return next(placeholders)
     return profile
 
 
@@ -79,21 +100,25 @@ class BatchProcessor:
             )
             fingerprints.append((content_hash(text), signature))
         texts = [[m["content"] for m in row["messages"]] for row in rows]
-        known = []
-        for row in rows:
-            profile = json.loads(row["context"]["customer_profile"])
-            known.append(profile_values(profile, self.keys))
-            masked = mask_profile(profile, self.keys)
-            row["context"]["customer_profile"] = json.dumps(masked, sort_keys=True)
+        profiles = [json.loads(row["context"]["customer_profile"]) for row in rows]
+        names = [full_names(profile, self.keys) for profile in profiles]
+        known = [
+            n + profile_values(profile, self.keys)
+            for n, profile in zip(names, profiles, strict=True)
+        ]
         redacted = (
-            self.redactor.redact_conversations(texts, known)
+            self.redactor.redact_with_profiles(texts, known, _MIN_KNOWN_VALUE)
             if self.redactor is not None
-            else [(t, Counter()) for t in texts]
+            else [
+                (t, Counter(), profile_placeholders(k)) for t, k in zip(texts, known, strict=True)
+            ]
         )
         results = []
-        for row, (texts, counts), (digest, signature) in zip(
-            rows, redacted, fingerprints, strict=True
+        for row, profile, n, (texts, counts, placeholders), (digest, signature) in zip(
+            rows, profiles, names, redacted, fingerprints, strict=True
         ):
+            masked = mask_profile(profile, self.keys, iter(placeholders[len(n) :]))
+            row["context"]["customer_profile"] = json.dumps(masked, sort_keys=True)
             for message, text in zip(row["messages"], texts, strict=True):
                 message["content"] = text
             results.append((row, digest, signature, counts))
