@@ -35,7 +35,10 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 
-OVERRIDES_HELP = "Dotted key=value overrides applied on top of the YAML, e.g. window_hours=48."
+OVERRIDES_HELP = (
+    "Dotted key=value overrides applied on top of the YAML, e.g. window_hours=48; "
+    "a number picks a list item, e.g. inputs.0.path=logs.jsonl."
+)
 
 
 @app.callback()

@@ -58,18 +58,42 @@ def parse_override(item: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Set each dotted key in a (nested) dict, creating intermediate sections as needed."""
+    """Set each dotted key in a (nested) dict; a number picks a list item (`inputs.0.path`).
+
+    Missing (or null) sections are created; list items are not, so a wrong index is an
+    error rather than a silently new item.
+    """
     for item in overrides:
         keys, value = parse_override(item)
-        node = data
-        for depth, key in enumerate(keys[:-1]):
-            child = node.setdefault(key, {})
-            if not isinstance(child, dict):
+        node: dict[str, Any] | list[Any] = data
+        for depth, key in enumerate(keys):
+            slot = _slot(node, key, item, ".".join(keys[:depth]))
+            if depth == len(keys) - 1:
+                node[slot] = value
+                break
+            child = node.get(slot) if isinstance(node, dict) else node[slot]
+            if child is None:
+                child = node[slot] = {}
+            if not isinstance(child, dict | list):
                 where = ".".join(keys[: depth + 1])
-                raise ConfigError(f"override {item!r}: {where} is a value, not a section")
+                raise ConfigError(f"override {item!r}: {where} is a value, not a section or list")
             node = child
-        node[keys[-1]] = value
     return data
+
+
+def _slot(node: dict[str, Any] | list[Any], key: str, item: str, where: str) -> str | int:
+    """The dict key, or the list index, that `key` names in `node` (found at `where`)."""
+    if isinstance(node, dict):
+        return key
+    if not key.isdigit():
+        raise ConfigError(
+            f"override {item!r}: {where} is a list: name an item by its index, e.g. {where}.0"
+        )
+    index = int(key)
+    if index >= len(node):
+        items = f"{len(node)} item" + ("" if len(node) == 1 else "s")
+        raise ConfigError(f"override {item!r}: {where} has no item {index} ({items})")
+    return index
 
 
 def read_yaml(path: Path) -> dict[str, Any]:

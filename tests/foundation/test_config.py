@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 from pydantic import Field
 
-from supportloop.config import ConfigError, ProjectPath, StrictModel, load_config, project_root
+from supportloop.config import (
+    ConfigError,
+    ProjectPath,
+    StrictModel,
+    apply_overrides,
+    load_config,
+    project_root,
+)
 
 
 class Window(StrictModel):
@@ -60,6 +67,10 @@ def test_relative_paths_resolve_against_the_project_root_not_the_cwd(tmp_path, m
         ("- a\n- b\n", [], "expected a mapping"),
         ("name: demo\ndata: a\n", ["window"], "expected key=value"),
         ("name: demo\ndata: a\n", ["name.first=x"], "name is a value, not a section"),
+        ("name: demo\ndata: a\ntags: [x]\n", ["tags.1=y"], "tags has no item 1 (1 item)"),
+        ("name: demo\ndata: a\ntags: []\n", ["tags.0=y"], "tags has no item 0 (0 items)"),
+        ("name: demo\ndata: a\ntags: [x]\n", ["tags.first=y"], "tags is a list: name an item"),
+        ("name: demo\ndata: a\ntags: [x]\n", ["tags.0.a=y"], "tags.0 is a value, not a section"),
     ],
 )
 def test_errors_name_the_file_and_the_key(tmp_path, text, overrides, message):
@@ -82,3 +93,35 @@ def test_shipped_configs_validate():
     root = project_root(Path(__file__).parent)
     load_config(IngestConfig, root / "configs/ingest/demo.yaml")
     load_config(SampleLogsConfig, root / "configs/ingest/sample_logs.yaml")
+
+
+def test_a_number_in_an_override_picks_a_list_item(tmp_path):
+    path = write(tmp_path, "name: demo\ndata: a\ntags: [x, y]\n")
+    assert load_config(Sample, path, ["tags.1=z"]).tags == ["x", "z"]
+    data = {"inputs": [{"path": "a.jsonl"}], "window": None}
+    apply_overrides(data, ["inputs.0.path=b.jsonl", "inputs.0.mapping.user=customer"])
+    apply_overrides(data, ["window.hours=3"])  # a null section becomes one
+    assert data == {
+        "inputs": [{"path": "b.jsonl", "mapping": {"user": "customer"}}],
+        "window": {"hours": 3},
+    }
+
+
+def test_indexed_overrides_reach_shipped_ingest_inputs_and_pipeline_steps():
+    from feedback.ingest.config import IngestConfig
+    from supportloop.commands.run import PipelineConfig
+
+    root = project_root(Path(__file__).parent)
+    ingest = load_config(
+        IngestConfig, root / "configs/ingest/demo.yaml", ["inputs.0.path=/data/logs.jsonl"]
+    )
+    assert ingest.inputs[0].path == Path("/data/logs.jsonl")
+    demo = root / "configs/pipeline/demo.yaml"
+    last = len(load_config(PipelineConfig, demo).steps) - 1
+    pipeline = load_config(
+        PipelineConfig, demo, [f"steps.{last}.overrides=[suite.limit=2, simulator.trials=1]"]
+    )
+    assert pipeline.steps[last].command == "eval"
+    assert pipeline.steps[last].overrides == ["suite.limit=2", "simulator.trials=1"]
+    with pytest.raises(ConfigError, match=rf"steps has no item {last + 1} \({last + 1} items\)"):
+        load_config(PipelineConfig, demo, [f"steps.{last + 1}.args=[]"])

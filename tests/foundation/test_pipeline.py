@@ -88,3 +88,16 @@ def test_the_shipped_demo_pipeline_names_real_commands_and_one_adapter():
     (evaluation,) = [s.argv("ID") for s in steps if s.command == "eval"]
     assert "output_dir=runs/train/dpo-ID" in train
     assert "candidate.adapter=runs/train/dpo-ID" in evaluation
+
+
+def test_a_step_is_overridden_on_the_command_line_by_its_index(tmp_path):
+    steps = [_registry_step(f"{tmp_path}/a.sqlite"), _registry_step(f"{tmp_path}/b.sqlite")]
+    pipeline = _pipeline(tmp_path, steps)
+    result = _run(str(pipeline), f"steps.1.args=[--registry, {tmp_path}/c.sqlite]")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "a.sqlite").is_file() and (tmp_path / "c.sqlite").is_file()
+    assert not (tmp_path / "b.sqlite").exists()
+
+    wrong = _run(str(pipeline), "steps.2.args=[]")
+    assert wrong.returncode == 2, wrong.stderr
+    assert "steps has no item 2 (2 items)" in wrong.stderr and "Traceback" not in wrong.stderr
