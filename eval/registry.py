@@ -9,7 +9,6 @@ With W&B online, the same roles are mirrored as artifact aliases (`champion`, `c
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from supportloop.errors import UserError
+from supportloop.errors import UserError, one_line
+from supportloop.tracking import wandb_mode
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS models (
@@ -42,11 +42,6 @@ class RegistryError(UserError):
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def wandb_online() -> bool:
-    mode = os.environ.get("WANDB_MODE", "online")
-    return mode not in ("offline", "disabled", "dryrun") and bool(os.environ.get("WANDB_API_KEY"))
 
 
 class Registry:
@@ -221,7 +216,7 @@ class Registry:
             conn.execute("DELETE FROM roles WHERE role = 'challenger'")
             self._log(conn, "promote", record["candidate_id"], current_id, eval_id)
         promoted = self.role("champion")
-        self._sync_wandb_alias(promoted, "champion")
+        promoted["wandb_alias"] = self._sync_wandb_alias(promoted, "champion")
         return promoted
 
     def rollback(self) -> dict[str, Any]:
@@ -242,7 +237,7 @@ class Registry:
             self._set_role(conn, "champion", origin["previous_id"], None)
             self._log(conn, "rollback", origin["previous_id"], current["model_id"])
         restored = self.role("champion")
-        self._sync_wandb_alias(restored, "champion")
+        restored["wandb_alias"] = self._sync_wandb_alias(restored, "champion")
         return restored
 
     def set_wandb_artifact(self, model_id: str, artifact: str) -> None:
@@ -252,13 +247,28 @@ class Registry:
             )
 
     @staticmethod
-    def _sync_wandb_alias(model: dict[str, Any] | None, alias: str) -> None:
-        """Move a W&B artifact alias onto the model's adapter artifact (online W&B only)."""
-        if not model or not model.get("wandb_artifact") or not wandb_online():
-            return
-        import wandb
+    def _sync_wandb_alias(model: dict[str, Any] | None, alias: str) -> str | None:
+        """Move a W&B artifact alias onto the model's adapter artifact; a line saying how it went.
 
-        artifact = wandb.Api().artifact(model["wandb_artifact"])
-        if alias not in artifact.aliases:
-            artifact.aliases.append(alias)
-            artifact.save()
+        Runs after the registry's transaction: the registry is the record, so a W&B that is
+        offline or fails leaves a line to act on, never an undone promotion.
+        """
+        if not model or not model.get("wandb_artifact"):
+            return None
+        name = model["wandb_artifact"]
+        setting = wandb_mode()
+        why = f"W&B {setting.mode}: {setting.reason}"
+        if setting.online:
+            try:
+                import wandb
+
+                artifact = wandb.Api().artifact(name)
+                if alias not in artifact.aliases:
+                    artifact.aliases.append(alias)
+                    artifact.save()
+                return f"W&B alias {alias!r} now on {name}"
+            except Exception as exc:  # W&B is a mirror: its failure must not undo the registry
+                why = one_line(exc)
+        return (
+            f"W&B alias {alias!r} not moved ({why}); the registry changed: add it to {name} in W&B"
+        )

@@ -6,3 +6,9 @@ class UserError(RuntimeError):
 
     Stages raise subclasses of it; `supportloop.app.user_errors` prints the message and exits 2.
     """
+
+
+def one_line(exc: BaseException) -> str:
+    """`Type: first line of the message`, for a failure reported beside a result that stands."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__

@@ -20,44 +20,52 @@ from supportloop.runs import (
     package_versions,
     write_json_atomic,
 )
+from supportloop.tracking import wandb_mode
 
 SUMMARY_FILE = "training_summary.json"
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 
-def _wandb_has_key() -> bool:
-    if os.environ.get("WANDB_API_KEY"):
-        return True
-    netrc = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
-    return netrc.is_file() and "api.wandb.ai" in netrc.read_text(encoding="utf-8", errors="ignore")
+_WANDB_ENV = ("WANDB_DIR", "WANDB_PROJECT", "WANDB_MODE")
+_wandb_env_before: dict[str, str | None] = {}
 
 
-def prepare_wandb(report_to: list[str] | str | None, output_dir: Path, project: str) -> str | None:
-    """Point W&B at the run dir; without credentials log offline instead of failing mid-setup.
+def prepare_wandb(report_to: list[str] | str | None, output_dir: Path, project: str) -> str:
+    """Point the Trainer's W&B callback at the run dir, in the mode `supportloop.tracking` picks.
 
-    Returns a note for the user, or None when W&B is not used.
+    The callback reads these from the environment, so they are set here and put back by
+    `finish_wandb`: a later stage in the same process (`supportloop run`) decides afresh.
+    Returns the line to show at the start of training.
     """
     targets = [report_to] if isinstance(report_to, str) else list(report_to or [])
-    if "wandb" not in targets and "all" not in targets:
-        return None
+    wanted = "wandb" in targets or "all" in targets
+    setting = wandb_mode(wanted, off="trainer.report_to=none", on="trainer.report_to=wandb")
+    if not wanted:
+        return setting.line()
+    if not _wandb_env_before:  # a run that failed before finish_wandb left its values behind
+        _wandb_env_before.update({name: os.environ.get(name) for name in _WANDB_ENV})
     os.environ.setdefault("WANDB_DIR", str(output_dir))
     os.environ.setdefault("WANDB_PROJECT", project)
-    if not os.environ.get("WANDB_MODE") and not _wandb_has_key():
-        os.environ["WANDB_MODE"] = "offline"
+    os.environ["WANDB_MODE"] = setting.mode
     wandb = sys.modules.get("wandb")
     if wandb is not None and getattr(wandb, "run", None) is None:
         # W&B reads WANDB_DIR/WANDB_MODE once per process: after an earlier run in this
         # process (an eval, a previous step of `supportloop run`) it would log elsewhere.
         wandb.teardown()
-    mode = os.environ.get("WANDB_MODE", "online")
-    return f"W&B {mode}: run under {os.environ['WANDB_DIR']}/wandb (project {project})"
+    return f"{setting.line()}; run under {os.environ['WANDB_DIR']}/wandb (project {project})"
 
 
 def finish_wandb() -> None:
-    """Close the W&B run the Trainer opened, so its files are complete and a next run is new."""
+    """Close the W&B run the Trainer opened and restore the W&B environment prepare_wandb set."""
     wandb = sys.modules.get("wandb")
     if wandb is not None and getattr(wandb, "run", None) is not None:
         wandb.finish()
+    for name, value in _wandb_env_before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    _wandb_env_before.clear()
 
 
 def last_checkpoint(output_dir: Path) -> Path | None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from eval.registry import wandb_online
 from eval.scoring import METRICS
 from supportloop.config import dump_config
 from supportloop.runs import read_lineage
+from supportloop.tracking import wandb_mode
 
 POLICY_ARTIFACT = "supportloop-policy"
 
@@ -34,11 +34,13 @@ def _flat_summary(summary: dict) -> dict:
 
 
 def log_wandb_run(outcome, cfg, registry) -> str:
-    """Log the eval (offline when WANDB_MODE=offline); returns the run's local directory."""
+    """Log the eval in the mode `supportloop.tracking` picks; returns the run's local directory."""
     import wandb
 
     summary = outcome.summary
+    setting = wandb_mode(cfg.report.wandb)
     run = wandb.init(
+        mode=setting.mode,
         project=cfg.report.wandb_project,
         entity=cfg.report.wandb_entity,
         name=outcome.eval_id,
@@ -90,7 +92,7 @@ def log_wandb_run(outcome, cfg, registry) -> str:
             payload["report"] = wandb.Html(Path(html).read_text(encoding="utf-8"))
         run.log(payload)
         adapter = cfg.candidate.adapter
-        if wandb_online() and adapter is not None and outcome.decision.promote:
+        if setting.online and adapter is not None and outcome.decision.promote:
             artifact = wandb.Artifact(
                 POLICY_ARTIFACT, type="model", metadata={"model_id": summary["models"]["candidate"]}
             )

@@ -80,3 +80,28 @@ def test_a_failed_transaction_changes_nothing(tmp_path):
     assert reg.model("a9") is None
     assert reg.role("challenger")["model_id"] == "a1"
     assert len(reg.evals()) == 1
+
+
+def _unreachable():
+    raise OSError("unreachable\nretried 3 times")
+
+
+def test_the_wandb_alias_is_a_mirror_its_failure_never_undoes_a_promotion(tmp_path, monkeypatch):
+    """Offline, or online with W&B failing, the registry changes and a line says what to do."""
+    import wandb
+
+    reg = Registry(tmp_path / "registry.sqlite")
+    reg.ensure_champion(BASE)
+    for number in (1, 2):
+        _eval(reg, f"e{number}", f"a{number}", reg.role("champion")["model_id"], "promote")
+        reg.set_wandb_artifact(f"a{number}", f"team/proj/policy:v{number}")
+        monkeypatch.setenv("WANDB_MODE", "offline" if number == 1 else "online")
+        monkeypatch.setattr(wandb, "Api", _unreachable)
+        promoted = reg.promote()
+        assert promoted["model_id"] == f"a{number}" == reg.role("champion")["model_id"]
+        why = "W&B offline: WANDB_MODE=offline" if number == 1 else "OSError: unreachable"
+        assert promoted["wandb_alias"] == (
+            f"W&B alias 'champion' not moved ({why}); the registry changed: "
+            f"add it to team/proj/policy:v{number} in W&B"
+        )
+    assert reg.rollback()["wandb_alias"].startswith("W&B alias 'champion' not moved (OSError")
