@@ -18,6 +18,7 @@ from pathlib import Path
 
 from supportloop.config import project_root
 from supportloop.errors import UserError
+from training.hardware import CHANGE_THREADS, Threads, detect_threads
 from training.rank_exit import run_rank
 from training.recipes import Recipe, load_recipe, recipe_dict, resolve_recipe_path
 
@@ -91,40 +92,44 @@ def command(recipe: Recipe, source: str, overrides: list[str], accelerate: str |
     return [*launcher, *config, *port, *target]
 
 
-@contextmanager
-def cpu_threads() -> Iterator[int]:
-    """Torch's CPU threads while a recipe trains: OMP_NUM_THREADS if set, else 1.
+def accelerate_processes(name: str) -> int:
+    """`num_processes` of an accelerate config (1 where it leaves it to accelerate)."""
+    import yaml
 
-    The rule `accelerate launch` applies (and so `trl dpo` and every rank of a
-    --accelerate-config run). Torch's own default, one thread per core, loses badly where
-    the cores are shared: its threads spin-wait on each other, so one busy core stalls both
-    (measured on 2 shared cores: a LoRA step of SmolLM2-135M took 5-52 s with 2 threads,
-    8-12 s with 1). Exported, so spawned processes (the PPO worker, accelerate) follow it;
-    both settings are restored afterwards for callers that train in-process (tests).
+    config = yaml.safe_load(accelerate_config_path(name).read_text()) or {}
+    return int(config.get("num_processes") or 1)
+
+
+@contextmanager
+def cpu_threads(requested: int | None = None, processes: int = 1) -> Iterator[Threads]:
+    """Torch's CPU threads while a recipe trains, chosen by training.hardware.
+
+    The recipe's `threads`, else OMP_NUM_THREADS, else the cores other work leaves free,
+    divided among the processes. Exported as OMP_NUM_THREADS, so spawned processes (each rank
+    of `accelerate launch`, which would otherwise give each one thread; the PPO worker) follow
+    it; both settings are restored afterwards for callers that train in-process (tests).
     """
     import torch
 
     before_env, before_threads = os.environ.get("OMP_NUM_THREADS"), torch.get_num_threads()
-    value = before_env or "1"
-    if not value.isdigit() or int(value) < 1:
-        raise LaunchError(f"OMP_NUM_THREADS={value!r} is not a positive whole number")
-    os.environ["OMP_NUM_THREADS"] = value
-    torch.set_num_threads(int(value))
     try:
-        yield int(value)
+        threads = detect_threads(requested, processes)
+    except ValueError as exc:
+        raise LaunchError(str(exc)) from None
+    os.environ["OMP_NUM_THREADS"] = str(threads.count)
+    torch.set_num_threads(threads.count)
+    try:
+        yield threads
     finally:
         torch.set_num_threads(before_threads)
         if before_env is None:
             os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = before_env
 
 
 def launch(recipe_name: str, overrides: list[str], accelerate: str | None = None, say=print) -> int:
     """Train a recipe the way it has to run; returns the exit status (0 = trained)."""
-    with cpu_threads():
-        return _launch(recipe_name, overrides, accelerate, say)
-
-
-def _launch(recipe_name: str, overrides: list[str], accelerate: str | None, say) -> int:
     from training.trainers import check_inputs, resume_point, train_recipe
 
     source = str(resolve_recipe_path(recipe_name))
@@ -133,12 +138,15 @@ def _launch(recipe_name: str, overrides: list[str], accelerate: str | None, say)
         raise LaunchError("ppo (TRL 1.12 experimental) cannot resume from a checkpoint")
     resume_point(recipe)  # refuse to mix runs here, not once per spawned process
     argv = command(recipe, source, overrides, accelerate)
-    if not argv:
-        train_recipe(recipe, source, say)
-        return 0
-    check_inputs(recipe)
-    say(" ".join(argv))
-    return subprocess.run(argv, env=_env(project_root()), check=False).returncode
+    processes = accelerate_processes(accelerate) if accelerate else 1
+    with cpu_threads(recipe.threads, processes) as threads:
+        if not argv:
+            train_recipe(recipe, source, say, threads)
+            return 0
+        check_inputs(recipe)
+        say(f"{threads.count} CPU thread(s) per process ({threads.why}; change: {CHANGE_THREADS})")
+        say(" ".join(argv))
+        return subprocess.run(argv, env=_env(project_root()), check=False).returncode
 
 
 def main(argv: list[str]) -> int:

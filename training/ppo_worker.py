@@ -81,6 +81,8 @@ def train_ppo(recipe: dict[str, Any], source: str) -> dict[str, Any]:
     if recipe["resume"]:
         raise UserError("ppo (TRL 1.12 experimental) cannot resume from a checkpoint; start anew")
     trainer_options = dict(recipe["trainer"])
+    if not torch.cuda.is_available():  # TRL 1.12's PPO breaks under CPU bf16 autocast
+        trainer_options.setdefault("bf16", False)
     args = build_config(
         PPOConfig,
         trainer_options,

@@ -91,6 +91,12 @@ class Recipe(StrictModel):
     resume: bool = False
     seed: int = 0
     wandb_project: str = "supportloop"
+    threads: int | None = Field(
+        default=None,
+        gt=0,
+        description="torch CPU threads per process; null: OMP_NUM_THREADS, else the free cores "
+        "(training.hardware)",
+    )
     trainer: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -22,6 +22,7 @@ from training.artifacts import (
     write_training_outputs,
 )
 from training.data import load_splits
+from training.hardware import Threads, describe, detect_precision, inherited_threads
 from training.recipes import Recipe, build_trl_config, recipe_dict
 
 Say = Callable[[str], None]
@@ -108,10 +109,14 @@ def _trainer_class(algorithm: str):
     }[algorithm]
 
 
-def build_trainer(recipe: Recipe, source: str = "recipe", say: Say = print):
-    """TRL trainer for the recipe, plus the datasets it reads (for fingerprints)."""
-    import torch
+def build_trainer(
+    recipe: Recipe, source: str = "recipe", say: Say = print, threads: Threads | None = None
+):
+    """TRL trainer for the recipe, plus the datasets it reads (for fingerprints).
 
+    The start line says which CPU threads (`threads`, a training.hardware.Threads; default:
+    what this process was started with) and precision the run uses, why, and how to change them.
+    """
     from training.models import load_tokenizer, resolve_model
 
     args = build_trl_config(recipe, source)
@@ -142,15 +147,16 @@ def build_trainer(recipe: Recipe, source: str = "recipe", say: Say = print):
         kwargs["reward_processing_classes"] = reward.tokenizer
     rows = f"{len(train)} rows" + (f" (+{len(evaluation)} eval)" if evaluation is not None else "")
     adapter = f"LoRA r={recipe.peft.r}" if recipe.peft.enabled else "full fine-tune"
-    if args.use_cpu:
-        adapter += f", {torch.get_num_threads()} CPU thread(s) (OMP_NUM_THREADS)"
     if args.process_index == 0:
-        say(f"{recipe.algorithm}: {recipe.model.name} on {rows}, {adapter}")
+        machine = describe(threads or inherited_threads(), detect_precision(recipe.trainer))
+        say(f"{recipe.algorithm}: {recipe.model.name} on {rows}, {adapter}; {machine}")
     trainer = _trainer_class(recipe.algorithm)(**kwargs)
     return trainer, {"train": train, "eval": evaluation}
 
 
-def train_recipe(recipe: Recipe, source: str = "recipe", say: Say = print) -> dict[str, Any]:
+def train_recipe(
+    recipe: Recipe, source: str = "recipe", say: Say = print, threads: Threads | None = None
+) -> dict[str, Any]:
     """Train, save adapter + tokenizer, write training_summary.json and lineage.json."""
     import torch
 
@@ -158,7 +164,8 @@ def train_recipe(recipe: Recipe, source: str = "recipe", say: Say = print) -> di
     recipe.output_dir.mkdir(parents=True, exist_ok=True)
     report_to = recipe.trainer.get("report_to")
     wandb_note = prepare_wandb(report_to, recipe.output_dir, recipe.wandb_project)
-    trainer, datasets = build_trainer(recipe, source, say)
+    threads = threads or inherited_threads()
+    trainer, datasets = build_trainer(recipe, source, say, threads)
     main = trainer.accelerator.is_main_process
     if main and wandb_note:
         say(wandb_note)
@@ -186,6 +193,9 @@ def train_recipe(recipe: Recipe, source: str = "recipe", say: Say = print) -> di
                 "train_seconds": round(seconds, 3),
                 "seconds_per_step": round(seconds / steps, 4),
                 "torch_threads": torch.get_num_threads(),
+                "threads_why": threads.why,
+                "bf16": trainer.args.bf16,
+                "bf16_why": detect_precision(recipe.trainer).why,
                 "ranks": ranks,
             },
         )
