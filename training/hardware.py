@@ -128,14 +128,52 @@ def usable_cores() -> int:
     return min(cores or 1, quota or cores or 1)
 
 
+def busy_jiffies(stat: str, cpus: set[int]) -> tuple[int, int]:
+    """(busy, total) CPU time of the given CPUs in a /proc/stat text; steal counts as busy."""
+    busy = total = 0
+    for line in stat.splitlines():
+        name, *fields = line.split() or [""]
+        if name[3:].isdigit() and name.startswith("cpu") and int(name[3:]) in cpus:
+            user, nice, system, idle, iowait, irq, softirq, steal = map(int, fields[:8])
+            total += user + nice + system + idle + iowait + irq + softirq + steal
+            busy += user + nice + system + irq + softirq + steal
+    return busy, total
+
+
+def busy_cores_now(cpus: set[int], window: float = 0.5) -> float | None:
+    """Cores of `cpus` that other processes keep busy right now (None: no /proc/stat)."""
+    stat = Path("/proc/stat")
+    if not stat.is_file():
+        return None
+    own_before, (busy_before, total_before) = _own_cpu(), busy_jiffies(stat.read_text(), cpus)
+    time.sleep(window)
+    busy, total = busy_jiffies(stat.read_text(), cpus)
+    if total <= total_before:
+        return None
+    share = (busy - busy_before) / (total - total_before)
+    return max(0.0, share * len(cpus) - (_own_cpu() - own_before) / window)
+
+
+def _own_cpu(children: bool = False) -> float:
+    times = os.times()
+    own = times.user + times.system
+    return own + times.children_user + times.children_system if children else own
+
+
 def other_load() -> float:
-    """The 1-minute load average less this process's own part of it."""
+    """The load other work puts on this machine: the 1-minute load average less this process's
+    own part, or what the usable CPUs show busy right now if that is less.
+
+    The load average lags a minute (a command that has just ended still counts); a moment's
+    snapshot misses work that pauses: only load seen by both is taken as lasting.
+    """
     import psutil
 
-    times = os.times()
-    cpu = times.user + times.system + times.children_user + times.children_system
     age = time.time() - psutil.Process().create_time()
-    return max(0.0, os.getloadavg()[0] - own_load(cpu, age))
+    average = max(0.0, os.getloadavg()[0] - own_load(_own_cpu(children=True), age))
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+    now = busy_cores_now(cpus) if cpus else None
+    return average if now is None else min(average, now)
 
 
 def detect_threads(requested: int | None = None, processes: int = 1) -> Threads:

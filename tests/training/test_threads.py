@@ -98,6 +98,14 @@ def test_machine_facts_are_read_from_linux_files():
     assert hardware.parse_cgroup_cpus("150000 100000\n") == 1  # 1.5 CPUs: one whole core
     assert hardware.parse_cgroup_cpus("400000 100000") == 4
     assert hardware.parse_cgroup_cpus("50000 100000") == 1
+    stat = (
+        "cpu  300 0 30 600 10 0 0 60 0 0\n"
+        "cpu0 100 0 10 500 10 0 0 0 0 0\n"
+        "cpu1 200 0 20 100 0 0 0 60 0 0\n"
+        "intr 12345\n"
+    )
+    assert hardware.busy_jiffies(stat, {1}) == (280, 380)  # steal: another guest holds it
+    assert hardware.busy_jiffies(stat, {0, 1}) == (390, 1000)
 
 
 def test_own_work_is_not_read_as_a_busy_machine():
