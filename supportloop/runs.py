@@ -3,6 +3,11 @@
 A stage writes into one directory: datasets (`save_to_disk`), a `summary.json` for people and
 a `lineage.json` naming its inputs by fingerprint, so any stage can be re-run alone from its
 inputs and a reviewer can trace a promoted adapter back to the logs it learned from.
+
+Artifacts are written once: a dataset appears whole (saved beside, then renamed into place),
+and when the stage finishes its lineage records every artifact file's sha256 and the files
+become read-only. `verify_artifacts` says whether a run still holds exactly those bytes;
+stages that read it keep their caches in their own directory (supportloop.reading).
 """
 
 from __future__ import annotations
@@ -11,16 +16,22 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import tempfile
+import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from datasets import Dataset, load_from_disk
+from datasets import Dataset, DatasetDict
+
+from supportloop.reading import open_dataset
 
 LINEAGE_FILE = "lineage.json"
 SUMMARY_FILE = "summary.json"
+CACHE_DIR = "cache"  # `datasets` caches of what a stage read; removed when the stage finishes
 _TRACKED_PACKAGES = ("supportloop", "torch", "transformers", "trl", "peft", "datasets", "argilla")
 
 
@@ -53,6 +64,49 @@ def file_fingerprint(path: Path, chunk_size: int = 1 << 20) -> str:
     return "sha256:" + digest.hexdigest()
 
 
+def file_digests(root: Path, names: Iterable[str]) -> dict[str, str]:
+    """Relative path -> sha256 of every file of the named entries (files or folders) of root."""
+    digests = {}
+    for name in sorted(set(names)):
+        entry = root / name
+        files = sorted(p for p in entry.rglob("*") if p.is_file()) if entry.is_dir() else [entry]
+        for file in files:
+            if file.is_file():
+                digests[file.relative_to(root).as_posix()] = file_fingerprint(file)
+    return digests
+
+
+def make_read_only(path: Path) -> None:
+    """chmod a-w every file under path; folders stay writable, so `rm -r` still erases a run."""
+    for file in path.rglob("*") if path.is_dir() else [path]:
+        if file.is_file() and not file.is_symlink():
+            file.chmod(file.stat().st_mode & ~0o222)
+
+
+def _save(dataset: Dataset | DatasetDict, target: Path) -> None:
+    """save_to_disk that `load_dataset` can read back: a DatasetDict keeps only splits with rows
+    (`load_dataset` refuses an empty one), and one split whatever happens."""
+    if isinstance(dataset, DatasetDict):
+        kept = {name: split for name, split in dataset.items() if len(split)}
+        dataset = DatasetDict(kept or dict(list(dataset.items())[:1]))
+        # datasets 5.2 writes no data file for an empty split unless asked for one shard
+        shards = {name: 1 for name, split in dataset.items() if len(split) == 0}
+        dataset.save_to_disk(str(target), num_shards=shards or None)
+    else:
+        dataset.save_to_disk(str(target), num_shards=1 if len(dataset) == 0 else None)
+
+
+def _move_into_place(staging: Path, target: Path) -> None:
+    """Rename staging to target; a previous run's artifact of that name is renamed away first."""
+    if target.exists():
+        old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".old"))
+        os.rename(target, old / target.name)
+        os.rename(staging, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(staging, target)
+
+
 def dataset_fingerprint(dataset: Dataset) -> str:
     """The fingerprint `datasets` maintains for every transform (cheap, content-derived)."""
     return "datasets:" + dataset._fingerprint
@@ -76,28 +130,57 @@ class RunDir:
         self.path = Path(path)
         self.stage = stage
         self.path.mkdir(parents=True, exist_ok=True)
+        self.artifacts: set[str] = set()
 
     def __truediv__(self, name: str) -> Path:
         return self.path / name
 
-    def save_dataset(self, name: str, dataset: Dataset) -> Path:
-        """Save with `save_to_disk`; returns the directory for lineage."""
+    @property
+    def cache_dir(self) -> Path:
+        """Where this stage's caches of datasets it reads go (see supportloop.reading)."""
+        return self.path / CACHE_DIR
+
+    def record(self, *names: str) -> None:
+        """Name files or folders the stage wrote itself, for lineage's digests and sealing."""
+        self.artifacts.update(names)
+
+    def save_dataset(self, name: str, dataset: Dataset | DatasetDict, card: str = "") -> Path:
+        """Save once, whole and read-only: a temp folder beside, then renamed into place.
+
+        `card` becomes the dataset's README.md. A re-run of the stage into the same directory
+        replaces the artifact as a whole. Returns the directory for lineage.
+        """
         target = self.path / name
-        # datasets 5.2 writes no data file for an empty dataset unless asked for one shard,
-        # and load_from_disk then fails: an empty result must still load.
-        dataset.save_to_disk(str(target), num_shards=1 if len(dataset) == 0 else None)
+        staging = self.path / f".{name}.{uuid.uuid4().hex}.tmp"
+        staging.mkdir()  # not mkdtemp: its mode 0700 would end up on the artifact
+        try:
+            _save(dataset, staging)
+            if card:
+                (staging / "README.md").write_text(card, encoding="utf-8")
+            make_read_only(staging)
+            _move_into_place(staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        self.record(name)
         return target
 
     def write_summary(self, summary: dict[str, Any]) -> Path:
         target = self.path / SUMMARY_FILE
         write_json_atomic(target, summary)
+        self.record(SUMMARY_FILE)
         return target
 
     def write_lineage(
         self, inputs: dict[str, str], config: dict[str, Any], outputs: dict[str, str]
     ) -> Path:
-        """`inputs`/`outputs` map a name to a fingerprint (see the *_fingerprint helpers)."""
+        """`inputs`/`outputs` map a name to a fingerprint (see the *_fingerprint helpers).
+
+        The stage is finished: its recorded artifacts are digested file by file into `files`
+        and made read-only.
+        """
         target = self.path / LINEAGE_FILE
+        for name in self.artifacts:
+            make_read_only(self.path / name)
         write_json_atomic(
             target,
             {
@@ -105,20 +188,55 @@ class RunDir:
                 "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "inputs": inputs,
                 "outputs": outputs,
+                "files": file_digests(self.path, self.artifacts),
                 "config": config,
                 "versions": package_versions(),
             },
         )
+        make_read_only(target)
         return target
+
+    def reopen(self) -> None:
+        """Make the files a finished run recorded writable again, for a stage resuming it."""
+        if not (self.path / LINEAGE_FILE).is_file():
+            return
+        for relative in read_lineage(self.path).get("files", {}):
+            file = self.path / relative
+            if file.is_file():
+                file.chmod(file.stat().st_mode | 0o200)
 
 
 def read_lineage(run_dir: Path | str) -> dict[str, Any]:
     return json.loads((Path(run_dir) / LINEAGE_FILE).read_text(encoding="utf-8"))
 
 
-def load_dataset_artifact(path: Path | str) -> Dataset:
-    """Load a dataset a stage saved, with a one-line error when it is not there."""
+def verify_artifacts(run_dir: Path | str) -> list[str]:
+    """How a run's artifacts differ from the digests its lineage recorded; empty: unchanged.
+
+    Files added inside a recorded folder (a reader's `cache-*.arrow`) count as differences.
+    """
+    run_dir = Path(run_dir)
+    recorded: dict[str, str] | None = read_lineage(run_dir).get("files")
+    if recorded is None:
+        return [f"{run_dir / LINEAGE_FILE}: no file digests (written before they were recorded)"]
+    current = file_digests(run_dir, {relative.split("/")[0] for relative in recorded})
+    problems = [f"{name}: missing" for name in recorded if name not in current]
+    problems += [
+        f"{name}: changed"
+        for name in recorded
+        if current.get(name, recorded[name]) != recorded[name]
+    ]
+    problems += [f"{name}: not written by the stage" for name in current if name not in recorded]
+    return problems
+
+
+def load_dataset_artifact(path: Path | str, cache_dir: Path | None = None) -> Dataset | DatasetDict:
+    """Load a dataset a stage saved, with a one-line error when it is not there.
+
+    Nothing is ever written into `path`: transforms of the result run in memory, or are
+    cached under `cache_dir` (the reading stage's own) when given.
+    """
     path = Path(path)
     if not (path / "dataset_info.json").is_file() and not (path / "dataset_dict.json").is_file():
         raise FileNotFoundError(f"{path}: no saved dataset here (expected save_to_disk output)")
-    return load_from_disk(str(path))
+    return open_dataset(path, cache_dir)
