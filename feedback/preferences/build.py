@@ -141,11 +141,8 @@ def build_preferences(config: PreferencesConfig) -> BuildResult:
         saved[name] = DatasetDict(
             {side: _to_dataset(rows, FEATURES[name]) for side, rows in sides.items()}
         )
-        target = run.path / name
-        # An empty split must still get one (empty) shard, or load_from_disk fails on it.
-        empty = {side: 1 for side, data in saved[name].items() if data.num_rows == 0}
-        saved[name].save_to_disk(str(target), num_shards=empty)
-        (target / "README.md").write_text(render_card(name, summary, lineage), encoding="utf-8")
+        # on disk a split without rows is left out: `load_dataset` (TRL's CLIs) refuses one
+        target = run.save_dataset(name, saved[name], card=render_card(name, summary, lineage))
         outputs[name] = file_fingerprint(target)
     run.write_summary(summary)
     run.write_lineage(inputs=fingerprints, config=lineage["config"], outputs=outputs)
