@@ -54,16 +54,21 @@ def reason_kind(reason: str) -> str:
 
 
 class _Ledger:
-    """Counts and side files: where every row read went."""
+    """Counts and side files: where every row read went.
 
-    def __init__(self, run: RunDir) -> None:
+    The side files are written in the scratch folder and moved into the run by `publish`, so
+    a run directory only ever holds complete ones.
+    """
+
+    def __init__(self, scratch: Path) -> None:
         self.read = 0
         self.accepted = 0
         self.quarantined: Counter = Counter()
         self.duplicates: Counter = Counter()
         self.pii: Counter = Counter()
-        self.quarantine = _private_writer(run / QUARANTINE_FILE)
-        self.duplicate_list = (run / DUPLICATES_FILE).open("w", encoding="utf-8")
+        self.scratch = scratch
+        self.quarantine = _private_writer(scratch / QUARANTINE_FILE)
+        self.duplicate_list = (scratch / DUPLICATES_FILE).open("w", encoding="utf-8")
 
     def quarantine_row(self, raw: RawRow, reason: str) -> None:
         self.quarantined[reason_kind(reason)] += 1
@@ -84,6 +89,11 @@ class _Ledger:
     def close(self) -> None:
         self.quarantine.close()
         self.duplicate_list.close()
+
+    def publish(self, run: RunDir) -> None:
+        for name in (QUARANTINE_FILE, DUPLICATES_FILE):
+            os.replace(self.scratch / name, run / name)
+        run.record(QUARANTINE_FILE, DUPLICATES_FILE)
 
 
 def _validated_batches(
@@ -192,7 +202,7 @@ def run_ingest(
     scratch = run / ".scratch"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir()
-    ledger = _Ledger(run)
+    ledger = _Ledger(scratch)
     try:
         _write_accepted(config, ledger, scratch, progress)
     finally:
@@ -217,6 +227,7 @@ def run_ingest(
         desc="repeat contacts",
     )
     output = run.save_dataset(CONVERSATIONS, dataset)
+    ledger.publish(run)
     rates = repeat_rates(dataset, set(repeats.values())) if len(dataset) else {}
     stages["save"] = time.perf_counter() - started - sum(stages.values())
     summary = _summary(config, ledger, labels, rates, stages)

@@ -61,9 +61,9 @@ def test_every_row_is_accounted_for(mixed_inputs, ingested):
         "expected a JSON object",
     ):
         assert expected in reasons, expected
-    # the raw row is kept so nothing is lost, and only the owner may read it (raw PII)
+    # the raw row is kept so nothing is lost; only the owner may read it (raw PII), nobody writes
     assert any("bad-json" in q["raw"] for q in quarantine)
-    assert stat.S_IMODE((out / "quarantine.jsonl").stat().st_mode) == 0o600
+    assert stat.S_IMODE((out / "quarantine.jsonl").stat().st_mode) == 0o400
 
     duplicates = [json.loads(line) for line in (out / "duplicates.jsonl").open()]
     assert [(d["conversation_id"], d["duplicate_of"], d["kind"]) for d in duplicates] == [
