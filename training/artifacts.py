@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import resource
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -135,8 +136,12 @@ def write_training_outputs(
     datasets: dict[str, Any],
     extra: dict[str, Any],
 ) -> dict[str, Any]:
-    """training_summary.json + lineage.json (main process only); returns the summary."""
+    """training_summary.json + lineage.json (main process only); returns the summary.
+
+    The run's caches of its datasets (tokenized customer text) are removed first.
+    """
     run = RunDir(output_dir, "train")
+    shutil.rmtree(run.cache_dir, ignore_errors=True)
     data_fps = {name: dataset_fingerprint(ds) for name, ds in datasets.items() if ds is not None}
     adapter = {
         name: file_fingerprint(output_dir / name)
@@ -164,6 +169,7 @@ def write_training_outputs(
     inputs["model"] = recipe["model"]["name"]
     if recipe.get("reward"):
         inputs["reward_model"] = recipe["reward"]["model"]
+    run.record(SUMMARY_FILE, *adapter)
     run.write_lineage(inputs=inputs, config=recipe, outputs=adapter)
     return summary
 

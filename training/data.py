@@ -60,8 +60,10 @@ def check_format(algorithm: str, columns: list[str], where: str) -> None:
     raise DatasetFormatError(f"{where} is {what}; {algorithm} needs a {needs} dataset")
 
 
-def _load(path: Path):
-    from datasets import DatasetDict, load_from_disk
+def _load(path: Path, cache_dir: Path | None):
+    from datasets import DatasetDict
+
+    from supportloop.reading import open_dataset
 
     if not path.exists():
         raise DatasetFormatError(
@@ -69,13 +71,19 @@ def _load(path: Path):
         )
     if not (path / "dataset_dict.json").is_file() and not (path / "dataset_info.json").is_file():
         raise DatasetFormatError(f"{path} is not a saved dataset (expected save_to_disk output)")
-    loaded = load_from_disk(str(path))
+    loaded = open_dataset(path, cache_dir)
     return loaded if isinstance(loaded, DatasetDict) else DatasetDict({"train": loaded})
 
 
-def load_splits(algorithm: str, data: DataSection) -> tuple[Dataset, Dataset | None]:
-    """(train, eval-or-None), checked against the algorithm and trimmed to the recipe's caps."""
-    splits = _load(data.path)
+def load_splits(
+    algorithm: str, data: DataSection, cache_dir: Path | None = None
+) -> tuple[Dataset, Dataset | None]:
+    """(train, eval-or-None), checked against the algorithm and trimmed to the recipe's caps.
+
+    The trainer tokenizes what it is given with `map`: pass the training run's own
+    `cache_dir` (supportloop.reading), or the caches go to memory.
+    """
+    splits = _load(data.path, cache_dir)
     if data.train_split not in splits:
         raise DatasetFormatError(
             f"{data.path} has no split {data.train_split!r} (splits: {', '.join(splits)})"

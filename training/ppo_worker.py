@@ -20,6 +20,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from supportloop.errors import UserError
+from supportloop.runs import CACHE_DIR
 from training.artifacts import finish_wandb, prepare_wandb, rank_reports, write_training_outputs
 from training.data import load_splits
 from training.models import load_tokenizer, resolve_model
@@ -93,7 +94,7 @@ def train_ppo(recipe: dict[str, Any], source: str) -> dict[str, Any]:
     )
     wandb_note = prepare_wandb(args.report_to, output_dir, recipe["wandb_project"])
     data = SimpleNamespace(**{**recipe["data"], "path": Path(recipe["data"]["path"])})
-    train, evaluation = load_splits("ppo", data)
+    train, evaluation = load_splits("ppo", data, output_dir / CACHE_DIR)
     tokenizer = load_tokenizer(recipe["model"]["name"], padding_side="left")  # for generation
     added = distinct_pad_token(tokenizer)
     name, dtype = recipe["model"]["name"], recipe["model"]["dtype"]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from supportloop.errors import UserError
+from supportloop.runs import CACHE_DIR, RunDir
 from training.artifacts import (
     finish_wandb,
     last_checkpoint,
@@ -72,6 +73,7 @@ def resume_point(recipe: Recipe) -> Path | None:
     """The checkpoint to resume from, or None for a fresh run; refuses to mix two runs."""
     checkpoint = last_checkpoint(recipe.output_dir)
     if recipe.resume:
+        RunDir(recipe.output_dir, "train").reopen()  # its saved adapter will be overwritten
         return checkpoint
     if checkpoint is not None or (recipe.output_dir / "adapter_config.json").is_file():
         raise OutputDirError(
@@ -120,7 +122,7 @@ def build_trainer(
     from training.models import load_tokenizer, resolve_model
 
     args = build_trl_config(recipe, source)
-    train, evaluation = load_splits(recipe.algorithm, recipe.data)
+    train, evaluation = load_splits(recipe.algorithm, recipe.data, recipe.output_dir / CACHE_DIR)
     online = recipe.algorithm in ("rloo", "grpo")
     tokenizer = load_tokenizer(recipe.model.name, padding_side="left" if online else "right")
     if args.model_init_kwargs is None:
