@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from eval.harness import ContextSettings, simulate  # noqa: E402
+from eval.harness import simulate  # noqa: E402
 from eval.injections import add_injections  # noqa: E402
 from eval.matching import Embedder, FactMatcher  # noqa: E402
 from eval.simulator import ScriptedSimulator  # noqa: E402
@@ -52,11 +52,8 @@ def main() -> None:
     sampling = SamplingConfig(
         max_new_tokens=args.max_new_tokens, do_sample=False, batch_size=args.batch_size
     )
-    ctx = ContextSettings(max_docs=1, max_doc_chars=800, max_profile_chars=600)
     # Warm-up (first-call allocations, lazy inits) so neither mode pays it.
-    simulate(
-        policy, suite.scenarios[:1], ScriptedSimulator(), matcher, sampling, max_turns=1, ctx=ctx
-    )
+    simulate(policy, suite.scenarios[:1], ScriptedSimulator(), matcher, sampling, max_turns=1)
     results = {}
     for mode, batched in (("batched", True), ("one_at_a_time", False)):
         started = time.perf_counter()
@@ -68,7 +65,6 @@ def main() -> None:
             sampling,
             trials=1,
             max_turns=args.max_turns,
-            ctx=ctx,
             batched=batched,
         )
         wall = time.perf_counter() - started

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from feedback.assistant_prompt import PromptSettings
 from supportloop.config import ProjectPath, StrictModel
 from supportloop.runs import file_fingerprint
 from training.generate import SamplingConfig
@@ -75,12 +76,6 @@ class MatchingConfig(StrictModel):
     threshold: float = Field(0.6, ge=0, le=1)
 
 
-class ContextConfig(StrictModel):
-    max_docs: int = Field(2, ge=0)
-    max_doc_chars: int = 1200
-    max_profile_chars: int = 1200
-
-
 class JudgeConfig(StrictModel):
     kind: Literal["minilm", "reward_model", "none"] = "minilm"
     reward_model: ProjectPath | None = Field(None, description="reward run dir (reward_model kind)")
@@ -109,7 +104,11 @@ class EvalConfig(StrictModel):
     )
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
     matching: MatchingConfig = Field(default_factory=MatchingConfig)
-    context: ContextConfig = Field(default_factory=ContextConfig)
+    context: PromptSettings = Field(
+        default_factory=PromptSettings,
+        description="the assistant's prompt; other values than the defaults (what the training "
+        "data is built with) judge the model on prompts it was not trained on",
+    )
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     gate: GateRef = Field(default_factory=GateRef)

@@ -2,19 +2,20 @@
 
 All conversations that are still open take their next model turn together, in left-padded
 batches (`training.generate.generate_replies`), so a suite costs one batched generate call
-per turn instead of one call per scenario and turn.
+per turn instead of one call per scenario and turn. Every prompt is built by
+`feedback.assistant_prompt`, the builder the training data comes from.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from eval.matching import Embedder, FactMatcher
+from eval.matching import FactMatcher
 from eval.simulator import CustomerMove, SimState, asked_slots, opening_move
-from eval.suites import Doc, Scenario
+from eval.suites import Scenario
+from feedback.assistant_prompt import PromptSettings, prompt_messages, retrieve
 
 
 @dataclass
@@ -37,34 +38,24 @@ class Conversation:
         return "\n".join(f"{m['role']}: {m['content']}" for m in self.messages)
 
 
-@dataclass
-class ContextSettings:
-    max_docs: int = 2
-    max_doc_chars: int = 1200
-    max_profile_chars: int = 1200
+def select_docs(scenario: Scenario, settings: PromptSettings) -> list[dict[str, str]]:
+    """The knowledge-base docs the assistant retrieves for the customer's request (the same
+    retrieval as the logged assistant's, so eval prompts are built like training prompts)."""
+    docs = [d.model_dump() for d in scenario.docs]
+    return retrieve(docs, scenario.opening, settings.max_docs)
 
 
-def select_docs(scenario: Scenario, embedder: Embedder, max_docs: int) -> list[Doc]:
-    """The knowledge-base docs closest to the customer's request (retrieval, as in production)."""
-    if len(scenario.docs) <= max_docs:
-        return scenario.docs
-    vectors = embedder.encode([scenario.opening, *(f"{d.title}\n{d.text}" for d in scenario.docs)])
-    scores = vectors[1:] @ vectors[0]
-    best = sorted(range(len(scenario.docs)), key=lambda i: -scores[i])[:max_docs]
-    return [scenario.docs[i] for i in sorted(best)]
+def scenario_prompt(
+    scenario: Scenario, messages: list[dict[str, Any]], settings: PromptSettings
+) -> list[dict[str, str]]:
+    """What the model sees at its turn in a scenario's conversation (`messages` so far)."""
+    docs = select_docs(scenario, settings)
+    return prompt_messages(docs, scenario.customer_profile, messages, settings)
 
 
-def system_prompt(scenario: Scenario, docs: list[Doc], ctx: ContextSettings) -> str:
-    kb = "\n\n".join(f"[{d.title}]\n{d.text[: ctx.max_doc_chars]}" for d in docs)
-    parts = [
-        "You are a customer-support assistant. Follow the policy in the knowledge base, "
-        "never promise what it does not allow, and resolve the customer's request.",
-        f"Knowledge base:\n{kb}" if kb else "",
-    ]
-    if scenario.customer_profile:
-        profile = json.dumps(scenario.customer_profile, separators=(",", ":"))
-        parts.append(f"Customer profile:\n{profile[: ctx.max_profile_chars]}")
-    return "\n\n".join(p for p in parts if p)
+def opening_prompt(scenario: Scenario, settings: PromptSettings) -> list[dict[str, str]]:
+    """The model's first prompt in a scenario: context and the customer's opening message."""
+    return scenario_prompt(scenario, [{"role": "user", "content": scenario.opening}], settings)
 
 
 def _add_customer(conversation: Conversation, move: CustomerMove) -> None:
@@ -88,7 +79,7 @@ def simulate(
     sampling: Any,
     trials: int = 1,
     max_turns: int = 3,
-    ctx: ContextSettings | None = None,
+    settings: PromptSettings | None = None,
     batched: bool = True,
 ) -> HarnessResult:
     """Converse with every scenario `trials` times for up to `max_turns` model turns.
@@ -100,11 +91,7 @@ def simulate(
     from training.generate import generate_replies
 
     model, tokenizer = policy
-    ctx = ctx or ContextSettings()
-    systems = {
-        s.scenario_id: system_prompt(s, select_docs(s, matcher.embedder, ctx.max_docs), ctx)
-        for s in scenarios
-    }
+    settings = settings or PromptSettings()
     by_id = {s.scenario_id: s for s in scenarios}
     conversations = []
     for trial in range(trials):
@@ -118,11 +105,7 @@ def simulate(
         active = [c for c in conversations if c.end == "open"]
         if not active:
             break
-        prompts = [
-            [{"role": "system", "content": systems[c.scenario_id]}]
-            + [{"role": m["role"], "content": m["content"]} for m in c.messages]
-            for c in active
-        ]
+        prompts = [scenario_prompt(by_id[c.scenario_id], c.messages, settings) for c in active]
         turn_sampling = sampling.model_copy(update={"seed": sampling.seed + turn})
         groups = [prompts] if batched else [[p] for p in prompts]
         started = time.perf_counter()

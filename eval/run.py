@@ -18,7 +18,7 @@ import numpy as np
 
 from eval.config import EvalConfig, ModelSpec, SuiteConfig
 from eval.gate import Decision, decide, load_gate
-from eval.harness import ContextSettings, HarnessResult, simulate
+from eval.harness import HarnessResult, simulate
 from eval.injections import add_injections
 from eval.matching import Embedder, FactMatcher
 from eval.registry import Registry
@@ -125,7 +125,6 @@ def run_model(
         policy = load_policy(spec.name, spec.adapter)
     except Exception as exc:  # a model that cannot load makes the eval incomplete
         return HarnessResult([], 0.0, 0, f"loading {spec.model_id()} failed: {exc}")
-    ctx = ContextSettings(**cfg.context.model_dump())
     try:
         return simulate(
             policy,
@@ -135,7 +134,7 @@ def run_model(
             cfg.sampling,
             cfg.simulator.trials,
             cfg.simulator.max_turns,
-            ctx,
+            cfg.context,
             batched,
         )
     finally:

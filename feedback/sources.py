@@ -29,8 +29,13 @@ class MissingSourceError(UserError):
     """A data wheel that setup should have downloaded is not in the cache."""
 
 
+def wheel_path(name: str) -> Path:
+    """Where setup caches a data wheel (it may not be there yet)."""
+    return cache_dir() / "wheels" / name
+
+
 def cached_wheel(name: str) -> Path:
-    path = cache_dir() / "wheels" / name
+    path = wheel_path(name)
     if not path.is_file():
         raise MissingSourceError(f"{path} not found: run `bash scripts/setup.sh` to fetch it")
     return path

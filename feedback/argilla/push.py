@@ -27,10 +27,10 @@ from feedback.argilla.settings import (
     build_settings,
     slot_names,
 )
+from feedback.assistant_prompt import turn_prompt
 from supportloop.errors import UserError
 from training.generate import Candidate, normalise
 
-PROMPT_ROLES = ("system", "user", "assistant")
 CandidateFn = Callable[[list[list[dict]], list[str | None]], list[list[Candidate]]]
 
 
@@ -58,7 +58,8 @@ def record_id(conversation_id: str, turn_index: int, candidates: list[Candidate]
 
 
 def judged_turns(conversations: Iterable[dict[str, Any]], which: str) -> Iterator[JudgedTurn]:
-    """Assistant turns preceded by a user message: the last one, or all of them."""
+    """Assistant turns preceded by a user message: the last one, or all of them, each with the
+    prompt the assistant had (`feedback.assistant_prompt`: the one training and eval use)."""
     for conv in conversations:
         messages = conv["messages"]
         indices = [
@@ -67,11 +68,7 @@ def judged_turns(conversations: Iterable[dict[str, Any]], which: str) -> Iterato
             if m["role"] == "assistant" and any(p["role"] == "user" for p in messages[:i])
         ]
         for index in indices[-1:] if which == "last" else indices:
-            prompt = [
-                {"role": m["role"], "content": m["content"]}
-                for m in messages[:index]
-                if m["role"] in PROMPT_ROLES
-            ]
+            prompt = turn_prompt(conv, index)
             yield JudgedTurn(conv, index, prompt, messages[index]["content"] or None)
 
 

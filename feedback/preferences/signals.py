@@ -15,11 +15,14 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from feedback.assistant_prompt import turn_prompt
 from feedback.preferences.config import KtoConfig
 from feedback.preferences.kto import Example, threshold_label
-from feedback.preferences.rows import clean_prompt
 
-COLUMNS = ["conversation_id", "customer_id", "messages", "signals", "repeat_contact", "repeat_of"]
+COLUMNS = [
+    "conversation_id", "customer_id", "messages", "context", "signals",
+    "repeat_contact", "repeat_of",
+]  # fmt: skip
 
 
 def _last_assistant(messages: list[dict[str, Any]]) -> int | None:
@@ -34,7 +37,7 @@ def _example(conv: dict[str, Any], turn: int, label: bool, signal: str, weight: 
         conversation_id=conv["conversation_id"],
         turn_index=turn,
         customer_id=conv.get("customer_id"),
-        prompt=clean_prompt(messages[:turn]),
+        prompt=turn_prompt(conv, turn),  # the prompt candidates and eval get, too
         text=messages[turn]["content"] or "",
         label=label,
         source="signal",

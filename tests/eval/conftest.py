@@ -96,19 +96,13 @@ def _supervised_lora(
 
 def eval_prompts(suite_path: Path, injections: int = 2) -> list[list[dict]]:
     """The first-turn prompts the harness builds for a suite (system prompt + opening)."""
-    from eval.harness import ContextSettings, system_prompt
+    from eval.harness import opening_prompt
     from eval.injections import add_injections
     from eval.suites import load_jsonl_suite
+    from feedback.assistant_prompt import PromptSettings
 
     suite = add_injections(load_jsonl_suite(suite_path), injections)
-    ctx = ContextSettings()
-    return [
-        [
-            {"role": "system", "content": system_prompt(s, s.docs[: ctx.max_docs], ctx)},
-            {"role": "user", "content": s.opening},
-        ]
-        for s in suite.scenarios
-    ]
+    return [opening_prompt(s, PromptSettings()) for s in suite.scenarios]
 
 
 @pytest.fixture(scope="session")

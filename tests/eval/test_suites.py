@@ -9,7 +9,9 @@ import pytest
 
 from eval.injections import TEMPLATES, add_injections
 from eval.suites import SuiteError, load_jsonl_suite
-from eval.tau2 import DOMAINS_IN_WHEEL, first_person, load_tau2_suite
+from eval.tau2 import load_tau2_suite
+from feedback.sources import TAU2_DOMAINS
+from feedback.tau2_text import first_person
 from tests.eval.conftest import ACME_SUITE
 
 
@@ -30,7 +32,7 @@ def test_retail_from_wheel_gives_scenarios_with_ground_truth(tau2_wheel):
 
 
 def test_loader_reads_a_domain_folder_on_disk_like_the_wheel(tau2_wheel, tmp_path):
-    prefix = f"{DOMAINS_IN_WHEEL}/retail/"
+    prefix = f"{TAU2_DOMAINS}/retail/"
     with zipfile.ZipFile(tau2_wheel) as archive:
         for name in archive.namelist():
             if name.startswith(prefix):
