@@ -30,7 +30,7 @@ from eval.stats import Comparison, compare
 from eval.suites import Suite, load_jsonl_suite
 from eval.tau2 import default_wheel, load_tau2_suite
 from supportloop.config import dump_config, project_root
-from supportloop.errors import UserError
+from supportloop.errors import UserError, one_line
 from supportloop.runs import RunDir, file_fingerprint
 
 ROLES = ("champion", "candidate")
@@ -45,6 +45,7 @@ class EvalOutcome:
     records: dict[str, list[dict]]
     suite: Suite
     reports: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # optional steps that failed
 
 
 def build_suite(cfg: SuiteConfig) -> tuple[Suite, dict[str, str]]:
@@ -350,16 +351,32 @@ def _write_run(run: RunDir, cfg, inputs, specs, records, summary, decision) -> N
 
 
 def _reports(outcome: EvalOutcome, cfg: EvalConfig, registry: Registry, log) -> None:
+    """The HTML report and the W&B run: optional, so a failure is one line beside the decision."""
     if cfg.report.html:
-        from eval.reports.html import write_html_report
+        try:
+            from eval.reports.html import write_html_report
 
-        path = write_html_report(
-            outcome, outcome.run_dir / "report.html", cfg.report.top_differences
-        )
-        outcome.reports["html"] = str(path)
-        log(f"HTML report: {path}")
+            path = write_html_report(
+                outcome, outcome.run_dir / "report.html", cfg.report.top_differences
+            )
+        except Exception as exc:  # the decision is recorded: a report must not undo it
+            _report_failed(outcome, log, "HTML report", exc, "report.html=false skips it")
+        else:
+            outcome.reports["html"] = str(path)
+            log(f"HTML report: {path}")
     if cfg.report.wandb:
-        from eval.reports.wandb_run import log_wandb_run
+        try:
+            from eval.reports.wandb_run import log_wandb_run
 
-        outcome.reports["wandb"] = log_wandb_run(outcome, cfg, registry)
-        log(f"W&B run: {outcome.reports['wandb']}")
+            outcome.reports["wandb"] = log_wandb_run(outcome, cfg, registry)
+        except Exception as exc:  # as above: W&B is a mirror of what the run dir holds
+            fix = "WANDB_MODE=offline keeps the run local, report.wandb=false skips it"
+            _report_failed(outcome, log, "W&B run", exc, fix)
+        else:
+            log(f"W&B run: {outcome.reports['wandb']}")
+
+
+def _report_failed(outcome: EvalOutcome, log, what: str, exc: Exception, fix: str) -> None:
+    line = f"{what} failed ({one_line(exc)}); the decision, run dir and registry entry stand; {fix}"
+    outcome.warnings.append(line)
+    log(f"warning: {line}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -25,11 +26,22 @@ def _registry(path: Path):
     return Registry(path if path.is_absolute() else project_root() / path)
 
 
+EXIT_REFUSED = 3  # --fail-on-refusal: the evaluation finished and did not promote
+
+
 @app.command("eval")
 @user_errors
 def eval_command(
     config: Annotated[Path, typer.Argument(help="YAML config, e.g. configs/eval/retail.yaml")],
     overrides: Annotated[list[str] | None, typer.Argument(help=OVERRIDES_HELP)] = None,
+    fail_on_refusal: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-refusal",
+            help=f"Exit {EXIT_REFUSED} when the verdict is not promote (for CI gates); "
+            "the run dir and registry entry are written all the same.",
+        ),
+    ] = False,
 ) -> None:
     """Evaluate a candidate (base model + adapter) against the champion and apply the gate.
 
@@ -38,13 +50,32 @@ def eval_command(
     gate in configs/eval/gate.yaml decides, and the run dir gets summary.json, decision.json,
     a self-contained report.html and a W&B run. A passing candidate becomes the registry's
     challenger; `supportloop promote` makes it the champion.
+
+    W&B logs online when a key is configured (WANDB_API_KEY or `wandb login`), otherwise
+    offline into the run dir (`wandb sync` uploads it later); WANDB_MODE overrides that and
+    report.wandb=false skips it. The first line printed says which. The HTML report and the
+    W&B run are optional: when one fails, a warning line says so and the decision stands.
+
+    Exit status: **0** the evaluation finished, whatever the verdict (promote, reject,
+    insufficient_evidence: read it in decision.json or `supportloop registry`); **2** a
+    user error (config, input, model), shown as one line; **1** a crash (a traceback);
+    **3** only with --fail-on-refusal: finished, and the verdict is not promote.
     """
     from eval.config import EvalConfig
     from eval.run import run_eval
     from supportloop.config import load_config
+    from supportloop.tracking import wandb_mode
 
-    outcome = run_eval(load_config(EvalConfig, config, overrides or []), log=console.print)
-    console.print(f"eval {outcome.eval_id}: {outcome.decision.verdict} -> {outcome.run_dir}")
+    def say(text: str) -> None:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    settings = load_config(EvalConfig, config, overrides or [])
+    say(wandb_mode(settings.report.wandb).line())
+    outcome = run_eval(settings, log=say)
+    say(f"eval {outcome.eval_id}: {outcome.decision.verdict} -> {outcome.run_dir}")
+    if fail_on_refusal and not outcome.decision.promote:
+        say(f"--fail-on-refusal: verdict {outcome.decision.verdict}, exit {EXIT_REFUSED}")
+        sys.exit(EXIT_REFUSED)
 
 
 @app.command()
@@ -58,6 +89,7 @@ def promote(
     """Make the candidate of a passing eval the champion (refused for failed or stale evals)."""
     champion = _registry(registry).promote(eval_id)
     console.print(f"champion is now {champion['model_id']} (eval {champion['eval_id']})")
+    _say_alias(champion)
 
 
 @app.command()
@@ -66,6 +98,13 @@ def rollback(registry: RegistryOption = DEFAULT_REGISTRY) -> None:
     """Restore the champion that the current champion replaced."""
     champion = _registry(registry).rollback()
     console.print(f"champion is now {champion['model_id']} (rolled back)")
+    _say_alias(champion)
+
+
+def _say_alias(champion: dict) -> None:
+    """The W&B mirror of the champion role: moved, or what to do (the registry stands)."""
+    if champion.get("wandb_alias"):
+        console.print(champion["wandb_alias"], markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("registry")
