@@ -6,6 +6,9 @@ drafts are counted and left out until submitted. The pull directory keeps a smal
 when the dataset's `last_activity_at` has not moved since the last pull nothing is fetched,
 and otherwise only responses that are new or changed since then are reported as new (and saved
 as `new_responses` for listeners); `responses` is always the complete current set.
+Field texts and corrections are unescaped (`feedback.argilla.display`), so rows carry the
+pipeline's own text and placeholders (`<EMAIL_1>`), whatever the UI needed to show them, and
+the prompt gets back the system message the push kept out of the conversation field.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 from datasets import Dataset, Features, Sequence, Value
 
+from feedback.argilla import display
 from feedback.argilla.connection import Connection
 from feedback.argilla.settings import (
     CONVERSATION_FIELD,
@@ -108,6 +112,17 @@ def _value(values: dict[str, Any], name: str) -> Any:
     return (values.get(name) or {}).get("value")
 
 
+def _system(info: dict[str, Any]) -> list[dict[str, str]]:
+    """The prompt's system message, kept out of the UI by the push (owner-only metadata)."""
+    return [{"role": "system", "content": info["system"]}] if info.get("system") else []
+
+
+def _correction(values: dict[str, Any]) -> str | None:
+    """The annotator's reply: typed as shown (`<EMAIL_1>`) or pasted from the copy button."""
+    text = _value(values, CORRECTION_QUESTION)
+    return display.unescape(text) if text else None
+
+
 def response_row(
     record: dict[str, Any], response: dict[str, Any], annotator: str, slots: int
 ) -> dict[str, Any]:
@@ -115,7 +130,7 @@ def response_row(
     info = json.loads(record["metadata"][INTERNAL_METADATA])
     names = slot_names(slots)[: len(info["candidates"])]
     candidates = [
-        {**cand, "text": record["fields"].get(name) or ""}
+        {**cand, "text": display.unescape(record["fields"].get(name) or "")}
         for cand, name in zip(info["candidates"], names, strict=True)
     ]
     values = response.get("values") or {}
@@ -130,10 +145,7 @@ def response_row(
         "conversation_id": info["conversation_id"],
         "customer_id": info.get("customer_id"),
         "turn_index": info["turn_index"],
-        "prompt": [
-            {"role": m["role"], "content": m["content"]}
-            for m in record["fields"][CONVERSATION_FIELD]
-        ],
+        "prompt": _system(info) + display.chat_back(record["fields"][CONVERSATION_FIELD]),
         "candidates": candidates,
         "annotator": annotator,
         "status": response["status"],
@@ -141,7 +153,7 @@ def response_row(
         "ratings": [_value(values, f"rating_{i}") if submitted else None for i in per_slot],
         "resolves": [_value(values, f"resolves_{i}") if submitted else None for i in per_slot],
         "flags": [(_value(values, f"flags_{i}") or []) if submitted else [] for i in per_slot],
-        "correction": (_value(values, CORRECTION_QUESTION) or None) if submitted else None,
+        "correction": _correction(values) if submitted else None,
         "submitted_at": response["updated_at"],
         "topic": info.get("topic"),
         "model_version": info.get("model_version"),

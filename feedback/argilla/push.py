@@ -5,6 +5,10 @@ id, the turn index and the candidate set, so re-running or resuming a push updat
 instead of duplicating them. Candidates come from `training.generate.generate_candidates`
 (logged reply first, then the policy's samples) unless the caller supplies them. With a
 `reward_model` configured, its ranking of each record's candidates is attached as a suggestion.
+Record fields hold what the UI shows (`feedback.argilla.display`: escaped texts, policy
+passages shortened, the profile as lines); whoever reads them back unescapes them. The
+prompt's system message is not shown (the policy and profile fields say the same, readably):
+it travels in the owner-only metadata, and the pull puts it back in front of the conversation.
 """
 
 from __future__ import annotations
@@ -17,17 +21,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from feedback.argilla import display
 from feedback.argilla.connection import Connection
 from feedback.argilla.settings import (
-    CONTEXT_FIELD,
     CONVERSATION_FIELD,
     INTERNAL_METADATA,
+    POLICY_FIELD,
+    PROFILE_FIELD,
     RANKING_QUESTION,
     ArgillaConfig,
     build_settings,
+    field_names,
     slot_names,
 )
-from feedback.assistant_prompt import turn_prompt
+from feedback.assistant_prompt import PromptSettings, turn_prompt
 from supportloop.errors import UserError
 from training.generate import Candidate, normalise
 
@@ -72,23 +79,6 @@ def judged_turns(conversations: Iterable[dict[str, Any]], which: str) -> Iterato
             yield JudgedTurn(conv, index, prompt, messages[index]["content"] or None)
 
 
-def render_context(context: dict[str, Any] | None) -> str:
-    """Markdown of what the assistant saw: retrieved help-center docs and the customer profile."""
-    if not context:
-        return ""
-    parts = []
-    for doc in context.get("retrieved_docs") or []:
-        parts.append(f"**{doc['title']}** (`{doc['doc_id']}`)\n\n{doc['text']}")
-    profile = context.get("customer_profile")
-    if profile and profile not in ("{}", "null"):
-        try:
-            shown = json.dumps(json.loads(profile), indent=2, ensure_ascii=False)
-        except json.JSONDecodeError:
-            shown = profile
-        parts.append(f"**Customer profile**\n\n```json\n{shown}\n```")
-    return "\n\n---\n\n".join(parts)
-
-
 def _metadata(conv: dict[str, Any], turn: JudgedTurn, candidates: list[Candidate]) -> dict:
     signals = conv.get("signals") or {}
     thumbs = signals.get("thumbs") or []
@@ -107,6 +97,7 @@ def _metadata(conv: dict[str, Any], turn: JudgedTurn, candidates: list[Candidate
                 "conversation_id": conv["conversation_id"],
                 "customer_id": conv.get("customer_id"),
                 "turn_index": turn.turn_index,
+                "system": display.split_system(turn.prompt)[0],
                 "topic": conv.get("topic"),
                 "model_version": conv.get("model_version"),
                 "candidates": [
@@ -123,7 +114,8 @@ def _metadata(conv: dict[str, Any], turn: JudgedTurn, candidates: list[Candidate
 def build_record_payloads(
     turns: list[JudgedTurn], candidates: list[list[Candidate]], slots: int
 ) -> tuple[list[dict[str, Any]], int]:
-    """Record dicts (id, fields, metadata); turns with fewer than two candidates are skipped."""
+    """Record dicts (id, fields, metadata, and the turn's prompt as the pipeline has it); turns
+    with fewer than two candidates are skipped."""
     payloads, skipped = [], 0
     names = slot_names(slots)
     for turn, cands in zip(turns, candidates, strict=True):
@@ -132,16 +124,22 @@ def build_record_payloads(
             skipped += 1
             continue
         conv = turn.conversation
+        context = conv.get("context") or {}
         fields = {
-            CONVERSATION_FIELD: turn.prompt,
-            CONTEXT_FIELD: render_context(conv.get("context")),
-            **{name: cand.text for name, cand in zip(names, cands, strict=False)},
+            CONVERSATION_FIELD: display.chat(display.split_system(turn.prompt)[1]),
+            **{name: display.escape(cand.text) for name, cand in zip(names, cands, strict=False)},
+            POLICY_FIELD: display.policy_markdown(
+                context.get("retrieved_docs"), PromptSettings().max_doc_chars
+            ),
+            PROFILE_FIELD: display.profile_text(context.get("customer_profile")),
         }
+        fields = {name: value for name, value in fields.items() if value}  # empty: no field
         payloads.append(
             {
                 "id": record_id(conv["conversation_id"], turn.turn_index, cands),
                 "fields": fields,
                 "metadata": _metadata(conv, turn, cands),
+                "prompt": turn.prompt,
             }
         )
     return payloads, skipped
@@ -171,6 +169,16 @@ def ensure_dataset(connection: Connection, config: ArgillaConfig) -> Any:
         warnings.simplefilter("ignore", UserWarning)
         dataset = client.datasets(name=config.dataset, workspace=workspace)
     if dataset is not None:
+        existing, wanted = (
+            [f.name for f in dataset.settings.fields],
+            field_names(config.candidate_slots),
+        )
+        if set(existing) != set(wanted):
+            raise PushError(
+                f"dataset {config.dataset!r} has the fields {existing}, this version pushes "
+                f"{wanted} (Argilla cannot change a published dataset's fields): push into a "
+                "new one (`dataset=<new name>`) or delete it in the UI (dataset settings)"
+            )
         return dataset
     settings = build_settings(config, client=client)
     dataset = rg.Dataset(config.dataset, workspace=workspace, settings=settings, client=client)
@@ -186,8 +194,9 @@ def reward_scores(reward_model: str, payloads: list[dict[str, Any]]) -> list[lis
     model = load_reward_model(reward_model)
     prompts, replies, sizes = [], [], []
     for payload in payloads:
-        texts = [t for name, t in payload["fields"].items() if name.startswith("candidate_")]
-        prompts += [payload["fields"][CONVERSATION_FIELD]] * len(texts)
+        fields = payload["fields"]
+        texts = [display.unescape(t) for name, t in fields.items() if name.startswith("candidate_")]
+        prompts += [payload["prompt"]] * len(texts)
         replies += texts
         sizes.append(len(texts))
     flat = [1 / (1 + math.exp(-score)) for score in model.score(prompts, replies)]

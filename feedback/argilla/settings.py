@@ -1,9 +1,12 @@
 """The annotation task: config (`configs/argilla/*.yaml`) -> Argilla dataset settings.
 
-One record per judged assistant turn (DESIGN.md, "Argilla record"): the conversation up to that
-turn, its context, and up to `candidate_slots` candidate replies. Questions: a ranking of the
-candidates, per-candidate `resolves_issue` (yes/partly/no), optional 1-5 rating and policy
-flags per candidate, and an optional corrected reply. Per-candidate questions are named
+One record per judged assistant turn (DESIGN.md, "Argilla record"). Fields, in the order the
+annotator reads them: the conversation up to that turn, up to `candidate_slots` candidate
+replies right below it (next to the questions), then the retrieved policy passages (the start
+of each under its title, the rest collapsed) and the customer profile; field texts are escaped
+for the UI (`feedback.argilla.display`). Questions: a ranking of the candidates,
+per-candidate `resolves_issue` (yes/partly/no), optional 1-5 rating and policy flags per
+candidate, and an optional corrected reply. Per-candidate questions are named
 `<question>_<slot>` (`resolves_1`, `flags_2`...); `question_names` is the single place that
 spells those names, for push, pull, the simulator and the browser test alike.
 """
@@ -30,7 +33,8 @@ FLAG_LABELS = {
     "pii_exposed": "Exposes personal data",
 }
 CONVERSATION_FIELD = "conversation"
-CONTEXT_FIELD = "context"
+POLICY_FIELD = "policy"
+PROFILE_FIELD = "profile"
 RANKING_QUESTION = "ranking"
 CORRECTION_QUESTION = "correction"
 INTERNAL_METADATA = "supportloop"  # extra metadata (owner-only): ids the pull needs back
@@ -98,6 +102,11 @@ def slot_names(slots: int) -> list[str]:
     return [f"candidate_{i}" for i in range(1, slots + 1)]
 
 
+def field_names(slots: int) -> list[str]:
+    """The record's fields in display order."""
+    return [CONVERSATION_FIELD, *slot_names(slots), POLICY_FIELD, PROFILE_FIELD]
+
+
 def question_names(config: ArgillaConfig) -> dict[str, list[str]]:
     """Question names per kind: {"resolves": ["resolves_1", ...], "ranking": ["ranking"], ...}."""
     q, slots = config.questions, range(1, config.candidate_slots + 1)
@@ -124,20 +133,29 @@ def build_settings(config: ArgillaConfig, client: rg.Argilla | None = None) -> r
 
     slots = slot_names(config.candidate_slots)
     fields = [
-        rg.ChatField(CONVERSATION_FIELD, title="Conversation so far", _client=client),
+        rg.ChatField(
+            CONVERSATION_FIELD, title="Conversation so far", use_markdown=False, _client=client
+        ),
+        *(
+            rg.TextField(
+                name, title=f"Candidate {i}", required=i <= 2, use_markdown=False, client=client
+            )
+            for i, name in enumerate(slots, start=1)
+        ),
         rg.TextField(
-            CONTEXT_FIELD,
-            title="What the assistant saw",
+            POLICY_FIELD,
+            title="Policy passages retrieved for this turn",
             use_markdown=True,
             required=False,
             client=client,
         ),
-    ]
-    fields += [
         rg.TextField(
-            name, title=f"Candidate {i}", required=i <= 2, use_markdown=False, client=client
-        )
-        for i, name in enumerate(slots, start=1)
+            PROFILE_FIELD,
+            title="Customer profile (same placeholders as the conversation)",
+            use_markdown=False,
+            required=False,
+            client=client,
+        ),
     ]
     q = config.questions
     questions: list = []

@@ -12,7 +12,8 @@ non-trivial:
   penalised;
 - resolves_issue: quality >= 0.6 "yes", >= 0.35 "partly", else "no"; ranking: by quality;
 - flags by pattern: a promised refund/discount/compensation is `unauthorised_commitment`,
-  asking for an order number or email the conversation already holds is `asks_known_info`;
+  asking for an order number or email the conversation already holds (an order number, or an
+  email placeholder such as `<EMAIL_1>`) is `asks_known_info`;
 - noise: every quality gets Gaussian noise with the annotator's `noise` as standard deviation;
   each rule-found flag is missed, and one random flag is ticked, with probability `noise`.
   Seeded by (seed, annotator, record), so a run is reproducible.
@@ -24,14 +25,16 @@ import hashlib
 import json
 import random
 import re
+from dataclasses import dataclass
 from typing import Any
 
+from feedback.argilla import display
 from feedback.argilla.connection import Connection
 from feedback.argilla.settings import (
-    CONTEXT_FIELD,
     CONVERSATION_FIELD,
     FLAG_LABELS,
     INTERNAL_METADATA,
+    POLICY_FIELD,
     RANKING_QUESTION,
     ArgillaConfig,
     SimulationConfig,
@@ -46,11 +49,17 @@ _COMMITMENT = re.compile(
     re.I,
 )
 _ASKS_ORDER = re.compile(r"\b(order (number|id)|your email)\b", re.I)
-_KNOWN_ORDER = re.compile(r"#?W\d{5,}|<EMAIL>|order (number|id)? ?#?\d{4,}", re.I)
+_KNOWN_ORDER = re.compile(r"#?W\d{5,}|<EMAIL(_\d+)?>|order (number|id)? ?#?\d{4,}", re.I)
 
 
 def _words(text: str) -> set[str]:
     return set(_WORD.findall(text.lower()))
+
+
+def word_overlap(text: str, reference: str) -> float:
+    """Share of the text's words that the reference also has (0 for a text without words)."""
+    words = _words(text)
+    return len(words & _words(reference)) / len(words) if words else 0.0
 
 
 def candidate_quality(
@@ -62,8 +71,7 @@ def candidate_quality(
     words = _words(text)
     if not words:
         return 0.0
-    reference = _words(context) | _words(last_user)
-    overlap = len(words & reference) / len(words)
+    overlap = word_overlap(text, f"{context}\n{last_user}")
     short_penalty = 0.3 if len(words) < 5 else 0.0
     return max(0.0, min(1.0, 0.2 + 0.8 * overlap - short_penalty))
 
@@ -77,6 +85,31 @@ def candidate_flags(text: str, conversation_text: str) -> list[str]:
     return flags
 
 
+@dataclass(frozen=True)
+class RuleJudgement:
+    """What the documented rules say about one reply, before an annotator's noise."""
+
+    quality: float
+    flags: tuple[str, ...]
+
+
+def judge_reply(
+    text: str,
+    source: str,
+    policy: str,
+    messages: list[dict[str, str]],
+    resolved: str | None,
+) -> RuleJudgement:
+    """The rules for one reply to `messages`, next to the policy passages' text: where every
+    simulated annotator starts from, and the eval's gold judge (`eval.winrate`)."""
+    last_user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+    conversation_text = " ".join(m["content"] for m in messages)
+    return RuleJudgement(
+        candidate_quality(text, source, policy, last_user, resolved),
+        tuple(candidate_flags(text, conversation_text)),
+    )
+
+
 def _resolves(quality: float) -> str:
     return "yes" if quality >= 0.6 else "partly" if quality >= 0.35 else "no"
 
@@ -87,29 +120,26 @@ def answer(
     """Response values for one record (the owner's REST view), as one simulated annotator."""
     fields, slots = record["fields"], slot_names(config.candidate_slots)
     info = json.loads(record["metadata"][INTERNAL_METADATA])
-    messages = fields[CONVERSATION_FIELD]
-    last_user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
-    conversation_text = " ".join(m["content"] for m in messages)
+    messages = display.chat_back(fields[CONVERSATION_FIELD])
+    policy = display.plain_text(fields.get(POLICY_FIELD) or "")
     resolved = record["metadata"].get("resolved_signal")
-    shown = [(slot, fields.get(slot)) for slot in slots if fields.get(slot)]
-    quality = {}
+    shown = [(slot, display.unescape(fields[slot])) for slot in slots if fields.get(slot)]
+    judged, quality = {}, {}
     for (slot, text), cand in zip(shown, info["candidates"], strict=False):
-        base = candidate_quality(
-            text, cand["source"], fields.get(CONTEXT_FIELD) or "", last_user, resolved
-        )
-        quality[slot] = min(1.0, max(0.0, base + rng.gauss(0.0, noise)))
+        judged[slot] = judge_reply(text, cand["source"], policy, messages, resolved)
+        quality[slot] = min(1.0, max(0.0, judged[slot].quality + rng.gauss(0.0, noise)))
     order = sorted(slots, key=lambda s: (-quality.get(s, -1.0), slots.index(s)))
     names = question_names(config)
     values: dict[str, Any] = {}
     if "ranking" in names:
         ranked = [{"value": slot, "rank": rank} for rank, slot in enumerate(order, start=1)]
         values[RANKING_QUESTION] = {"value": ranked}
-    for index, (slot, text) in enumerate(shown, start=1):
+    for index, (slot, _text) in enumerate(shown, start=1):
         if "resolves" in names:
             values[f"resolves_{index}"] = {"value": _resolves(quality[slot])}
         if "rating" in names:
             values[f"rating_{index}"] = {"value": 1 + round(4 * quality[slot])}
-        flags = [f for f in candidate_flags(text, conversation_text) if rng.random() >= noise]
+        flags = [f for f in judged[slot].flags if rng.random() >= noise]
         if rng.random() < noise:
             flags = sorted({*flags, rng.choice(sorted(FLAG_LABELS))})
         if "flags" in names and flags:

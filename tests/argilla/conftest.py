@@ -110,7 +110,7 @@ def make_conversation(i: int, n_turns: int = 1, resolved: bool | None = True) ->
                     "text": "Items can be returned within 30 days of delivery for a refund.",
                 }
             ],
-            "customer_profile": '{"name": "<PERSON>", "email": "<EMAIL>"}',
+            "customer_profile": '{"name": "<PERSON_1>", "email": "<EMAIL_1>"}',
         },
         "signals": {
             "thumbs": [{"turn_index": 1, "value": "down"}],

@@ -208,3 +208,24 @@ def test_annotator_cannot_read_other_workspace(
     assert search.status_code in (403, 404)
     listed = annotator.get(f"{url}/api/v1/me/datasets").json()["items"]
     assert dataset_id not in {d["id"] for d in listed}
+
+
+def test_push_refuses_a_dataset_made_with_other_fields(
+    owner, dataset_config, conversation, candidates
+):
+    """A dataset from an older layout (e.g. one `context` field) cannot take today's records:
+    Argilla cannot add fields to a published dataset, so the push says what to do instead."""
+    import argilla as rg
+
+    from feedback.argilla.push import PushError
+
+    client = owner.client()
+    settings = rg.Settings(
+        fields=[rg.TextField("context", client=client)],
+        questions=[rg.LabelQuestion("ok", labels=["yes", "no"], client=client)],
+    )
+    rg.Dataset(
+        dataset_config.dataset, workspace=owner.workspace, settings=settings, client=client
+    ).create()
+    with pytest.raises(PushError, match="dataset=<new name>"):
+        push(owner, dataset_config, [conversation(0)], candidates(EXTRA))

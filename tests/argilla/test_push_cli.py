@@ -65,7 +65,7 @@ def test_cli_push_generates_candidates_and_is_idempotent(
 def test_reward_model_ranking_becomes_a_suggestion(
     argilla_stack, owner, conversation, candidates, tmp_path, make_tiny_llama
 ):
-    from feedback.argilla.push import push
+    from feedback.argilla.push import judged_turns, push
     from feedback.argilla.settings import ArgillaConfig
     from training.reward import load_reward_model
 
@@ -83,7 +83,7 @@ def test_reward_model_ranking_becomes_a_suggestion(
     assert result["suggestions"] == 2
 
     conv = conversation(0)
-    prompt = [{"role": m["role"], "content": m["content"]} for m in conv["messages"][:1]]
+    prompt = next(judged_turns([conv], "last")).prompt  # with the context's system message
     texts = [conv["messages"][1]["content"], *extra]
     expected = load_reward_model(str(reward_dir)).score([prompt] * 3, texts)
     best_first = [f"candidate_{i + 1}" for i in sorted(range(3), key=lambda i: -expected[i])]

@@ -12,7 +12,14 @@ from datasets import Dataset
 from feedback.argilla.agreement import compute_agreement, pair_agreement
 from feedback.argilla.pull import RESPONSE_FEATURES
 from feedback.argilla.push import build_record_payloads, judged_turns, record_id
-from feedback.argilla.settings import ArgillaConfig, QuestionSet, build_settings, question_names
+from feedback.argilla.settings import (
+    FLAG_LABELS,
+    RESOLVES_LABELS,
+    ArgillaConfig,
+    QuestionSet,
+    build_settings,
+    question_names,
+)
 from feedback.argilla.stack import StackConfig, ensure_credentials
 from training.generate import Candidate
 
@@ -48,7 +55,9 @@ def test_payloads_fill_slots_and_skip_single_candidates(conversation):
     fields, metadata = payloads[0]["fields"], payloads[0]["metadata"]
     assert (fields["candidate_1"], fields["candidate_2"]) == ("A reply.", "B reply.")
     assert "candidate_3" not in fields
-    assert "Returns" in fields["context"] and "<EMAIL>" in fields["context"]
+    assert fields["policy"].startswith("**Returns** (policy-returns)")
+    assert "email: &lt;EMAIL_1&gt;" in fields["profile"].splitlines()
+    assert list(fields) == ["conversation", "candidate_1", "candidate_2", "policy", "profile"]
     assert metadata["thumbs_down"] == 1 and metadata["csat"] == 4
     assert metadata["topic"] == "unknown"  # conversation 0 has no topic
     assert json.loads(metadata["supportloop"])["candidates"][1]["source"] == "generated"
@@ -78,12 +87,23 @@ def test_settings_follow_the_question_set(tmp_path, owner):
     ]
     assert [f.name for f in settings.fields] == [
         "conversation",
-        "context",
         "candidate_1",
         "candidate_2",
+        "policy",
+        "profile",
     ]
     assert settings.distribution.min_submitted == 2
     assert settings.guidelines == "# Guidelines"
+
+
+def test_guidelines_give_an_example_for_every_label():
+    """The UI's guidelines panel shows docs/annotation-guidelines.md: each resolves label and
+    each flag is explained there under the exact text of its button, with an example."""
+    doc = ArgillaConfig().guidelines.read_text(encoding="utf-8")
+    bullets = {b.split("**")[1]: b for b in doc.split("\n- ") if b.startswith("**")}
+    for label in [*RESOLVES_LABELS.values(), *FLAG_LABELS.values()]:
+        assert label in bullets, f"no bullet for {label!r}"
+        assert "*Example:*" in bullets[label], f"no example for {label!r}"
 
 
 def test_credentials_file_is_0600_and_keeps_secrets(tmp_path):
