@@ -17,6 +17,9 @@ from scipy import stats
 PLANNING_SD = 0.5
 """SD of per-scenario differences assumed when none is observed (25% discordant pairs)."""
 
+SD_TOLERANCE = 1e-9
+"""An observed SD below this is rounding noise of equal pairs (trials=3 gives 1e-17), not spread."""
+
 
 @dataclass
 class Comparison:
@@ -33,6 +36,22 @@ class Comparison:
         return asdict(self)
 
 
+def detection_z(confidence: float, power: float) -> float:
+    """z_{1-a/2} + z_power: how many standard errors a difference must span to be detected."""
+    return float(stats.norm.ppf(1 - (1 - confidence) / 2) + stats.norm.ppf(power))
+
+
+def observed_sd(diffs: np.ndarray) -> float:
+    """SD (ddof=1) of the paired differences; 0 when there are fewer than two or they agree."""
+    sd = float(np.std(diffs, ddof=1)) if len(diffs) > 1 else 0.0
+    return sd if sd > SD_TOLERANCE else 0.0
+
+
+def planning_sd(sd: np.ndarray | float) -> np.ndarray | float:
+    """The observed SD, or `PLANNING_SD` where none is observed (the data say nothing then)."""
+    return np.where(np.asarray(sd) > SD_TOLERANCE, sd, PLANNING_SD)
+
+
 def minimum_detectable_difference(
     diffs: np.ndarray, confidence: float = 0.95, power: float = 0.8
 ) -> float:
@@ -44,10 +63,17 @@ def minimum_detectable_difference(
     n = len(diffs)
     if n == 0:
         return float("inf")
-    sd = float(np.std(diffs, ddof=1)) if n > 1 else 0.0
-    sd = sd if sd > 0 else PLANNING_SD
-    z = stats.norm.ppf(1 - (1 - confidence) / 2) + stats.norm.ppf(power)
-    return float(z * sd / math.sqrt(n))
+    sd = float(planning_sd(observed_sd(diffs)))
+    return detection_z(confidence, power) * sd / math.sqrt(n)
+
+
+def scenarios_needed(sd: float, margin: float, confidence: float, power: float) -> int:
+    """Smallest n at which the minimum detectable difference with this SD is <= `margin`."""
+    z = detection_z(confidence, power)
+    n = max(1, math.ceil((z * sd / margin) ** 2))
+    while z * sd / math.sqrt(n) > margin:  # float rounding of the ceil above
+        n += 1
+    return n
 
 
 def _mean_diff(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:

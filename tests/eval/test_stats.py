@@ -7,7 +7,13 @@ import pytest
 from scipy import stats as scipy_stats
 
 from eval.scorers.resolution import pass_hat_k
-from eval.stats import PLANNING_SD, compare, minimum_detectable_difference, paired_bootstrap
+from eval.stats import (
+    PLANNING_SD,
+    compare,
+    minimum_detectable_difference,
+    paired_bootstrap,
+    scenarios_needed,
+)
 
 
 def test_paired_ci_covers_the_true_difference_and_beats_unpaired():
@@ -42,6 +48,20 @@ def test_minimum_detectable_difference():
     assert minimum_detectable_difference(diffs) == pytest.approx(expected, rel=1e-4)
     assert minimum_detectable_difference(np.zeros(16)) == pytest.approx(2.801585 * PLANNING_SD / 4)
     assert minimum_detectable_difference(np.zeros(64)) < minimum_detectable_difference(np.zeros(16))
+
+
+def test_pairs_that_agree_up_to_rounding_show_no_spread():
+    # three trials: every scenario 1/3 better; np.std says ~1e-17, which would make the MDD ~0
+    diffs = np.full(20, 1 / 3)
+    assert minimum_detectable_difference(diffs) == minimum_detectable_difference(np.zeros(20))
+
+
+@pytest.mark.parametrize("sd, margin", [(0.5, 0.05), (0.3, 0.1), (0.71, 0.2), (0.05, 0.5)])
+def test_scenarios_needed_is_the_smallest_n_whose_mdd_is_within_the_margin(sd, margin):
+    n = scenarios_needed(sd, margin, 0.95, 0.8)
+    z = 1.959964 + 0.841621
+    assert z * sd / np.sqrt(n) <= margin
+    assert n == 1 or z * sd / np.sqrt(n - 1) > margin
 
 
 def test_pass_hat_k_matches_tau_bench():
