@@ -34,7 +34,7 @@ from pydantic import Field
 
 from feedback.assistant_prompt import PromptSettings, prompt_messages, retrieve
 from feedback.sources import cfpb_complaints, tau2_db, tau2_policy, tau2_tasks
-from feedback.tau2_text import first_person, policy_docs
+from feedback.tau2_text import policy_docs, spoken_sentences
 from supportloop.config import ProjectPath, StrictModel
 
 ReplyFn = Callable[[list[list[dict[str, str]]]], list[str]]
@@ -68,15 +68,10 @@ class SampleLogsConfig(StrictModel):
     start: datetime = datetime(2026, 10, 1, tzinfo=UTC)
 
 
-_DIRECTION = re.compile(r"\bagent\b|^(do|don't|be|make|if|only|never|try|ask)\b", re.I)
-
-
 def customer_opening(reason_for_call: str) -> str:
-    """The customer's own words from a tau2 scenario: first person, without the stage
-    directions tau2 gives its simulated user ("Be insistent that the agent...")."""
-    sentences = re.split(r"(?<=[.!?])\s+", reason_for_call.strip())
-    kept = [s for s in sentences if not _DIRECTION.search(s)] or sentences[:1]
-    return first_person(" ".join(kept[:3]))
+    """The customer's first message from a tau2 scenario: up to three sentences they would say
+    (`spoken_sentences`: no stage directions for tau2's simulated user)."""
+    return " ".join(spoken_sentences(reason_for_call)[:3]) or "I need help with my order."
 
 
 def _topic(task: dict[str, Any]) -> str:

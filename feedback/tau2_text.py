@@ -39,6 +39,36 @@ def first_person(instruction: str) -> str:
     return text
 
 
+# Sentences tau2 writes for its simulated user, never said by a customer: anything about "the
+# agent", conditions on the conversation ("When asked for order ID, provide 9502127 first.",
+# "If that doesn't work..."), orders to the simulator ("Insist that...", "Mention the two things
+# together..."), and the scenario's goal.
+_STAGE_DIRECTION = re.compile(
+    r"\bagent\b|\bwhen asked\b|^your goal\b|^(if|when|once|unless|as you|do|don't|be|make|only|"
+    r"never|try|ask|insist|mention|respond|say|provide|tell|pretend|act)\b",
+    re.I,
+)
+# "You first ask about...", "You then want to ask...": the script's order of events.
+_SEQUENCE = re.compile(r"^You(?:'ll| will)? (?:first |then )+(?:want to )?")
+_SENTENCE_END = (".", "!", "?", ")", '"', "'", ";", ":", "}")
+
+
+def spoken_sentences(reason_for_call: str) -> list[str]:
+    """The sentences of a tau2 reason for call that the customer would say, in the first
+    person, without the stage directions and without fragments the source cut off."""
+    pieces = re.split(r"(?<=[.!?])\s+|\s{2,}(?=[A-Z])", reason_for_call.strip())
+    spoken = []
+    for i, piece in enumerate(pieces):
+        sentence = " ".join(piece.split()).lstrip(".,;: ")
+        last = i == len(pieces) - 1
+        if not sentence or _STAGE_DIRECTION.search(sentence):
+            continue
+        if not last and not sentence.endswith(_SENTENCE_END):
+            continue  # "You do not want the  You prefer...": a sentence the source lost
+        spoken.append(first_person(_SEQUENCE.sub("You want to ", sentence)))
+    return spoken
+
+
 def policy_docs(policy: str, domain: str) -> list[dict[str, str]]:
     """The policy split at every markdown heading: one knowledge-base document per section,
     short enough that a retrieved passage is about one thing."""
