@@ -82,6 +82,39 @@ class JudgeConfig(StrictModel):
     heldout_fraction: float = Field(0.3, gt=0, lt=1)
 
 
+class WinRateConfig(StrictModel):
+    """Win rate of candidate against champion on held-out prompts (both models reply).
+
+    Prompts from the preference datasets' conversations, customers or openings are dropped
+    (and counted); the adapters' own training data (their `training_summary.json`) always
+    counts as such a dataset.
+    """
+
+    prompts: Literal["suite", "conversations", "none"] = Field(
+        "suite", description="suite: the scenario openings; conversations: logged conversations"
+    )
+    conversations: ProjectPath | None = Field(
+        None, description="conversations: an ingest conversations dataset"
+    )
+    turns: Literal["last", "all"] = Field("last", description="judged turns, as argilla push")
+    preferences: list[ProjectPath] = Field(
+        default_factory=list,
+        description="preference datasets or preferences run dirs whose sources are not held out",
+    )
+    exclude_conversations: list[str] = Field(
+        default_factory=list, description="conversation ids that are never held-out prompts"
+    )
+    by_customer: bool = Field(True, description="drop prompts of customers in the preferences")
+    opening_overlap: float = Field(
+        0.8, gt=0, le=1, description="openings sharing this share of words count as the same"
+    )
+    limit: int | None = Field(None, ge=1, description="held-out prompts kept (after dropping)")
+    samples: int = Field(1, ge=1, description="replies per prompt and model, averaged per prompt")
+    reward_model: ProjectPath | None = Field(
+        None, description="reward run dir judging beside the gold rules; default judge.reward_model"
+    )
+
+
 class ReportConfig(StrictModel):
     wandb: bool = True
     wandb_project: str = "supportloop-eval"
@@ -110,6 +143,7 @@ class EvalConfig(StrictModel):
         "data is built with) judge the model on prompts it was not trained on",
     )
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
+    win_rate: WinRateConfig = Field(default_factory=WinRateConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     gate: GateRef = Field(default_factory=GateRef)
     registry: ProjectPath = Path("runs/registry.sqlite")

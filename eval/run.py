@@ -29,6 +29,7 @@ from eval.simulator import LLMSimulator, ScriptedSimulator, hf_backend, openai_b
 from eval.stats import Comparison, compare
 from eval.suites import Suite, load_jsonl_suite
 from eval.tau2 import default_wheel, load_tau2_suite
+from eval.winrate_run import evaluate_win_rate
 from supportloop.config import dump_config, project_root
 from supportloop.errors import UserError, one_line
 from supportloop.runs import RunDir, file_fingerprint
@@ -205,6 +206,7 @@ def run_eval(cfg: EvalConfig, log: Callable[[str], None] = print) -> EvalOutcome
     for role in ROLES:
         if not results[role].error and len(records[role]) != expected:
             errors.append(f"{role}: {len(records[role])} of {expected} conversations")
+    win_rate = evaluate_win_rate(cfg, specs, suite, run, gate, log)
 
     scenario_ids = [s.scenario_id for s in suite.scenarios]
     comparisons = compare_models(records, scenario_ids, gate)
@@ -229,6 +231,7 @@ def run_eval(cfg: EvalConfig, log: Callable[[str], None] = print) -> EvalOutcome
         decision,
         errors,
     )
+    summary["win_rate"] = win_rate
     _write_run(run, cfg, inputs, specs, records, summary, decision)
     registry.record_eval(
         eval_id,

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.reports.plots import metrics_side_by_side, per_topic
+from eval.reports.winrate import win_rate_html
 from eval.scoring import METRIC_BY_NAME, METRICS
 
 CSS = """
@@ -154,6 +155,7 @@ def write_html_report(outcome, path: Path, top: int = 4) -> Path:
             _img("resolution per topic", per_topic(s["topics"])),
         ]
     body.append("<h2>Resolution judge</h2>" + _judge(s["judge"]))
+    body.append(win_rate_html(s.get("win_rate")))
     if s.get("champion_log_repeat_contact"):
         log_rate = s["champion_log_repeat_contact"]
         body.append(

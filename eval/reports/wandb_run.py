@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from eval.reports.winrate import win_rate_flat
 from eval.scoring import METRICS
 from supportloop.config import dump_config
 from supportloop.runs import read_lineage
@@ -30,6 +31,7 @@ def _flat_summary(summary: dict) -> dict:
     for key in ("accuracy", "auc", "brier", "ece"):
         if held.get(key) is not None:
             out[f"judge/heldout_{key}"] = held[key]
+    out.update(win_rate_flat(summary.get("win_rate")))
     return out
 
 

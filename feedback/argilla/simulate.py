@@ -17,6 +17,10 @@ non-trivial:
 - noise: every quality gets Gaussian noise with the annotator's `noise` as standard deviation;
   each rule-found flag is missed, and one random flag is ticked, with probability `noise`.
   Seeded by (seed, annotator, record), so a run is reproducible.
+
+The rules without the noise (`judge_reply`) are the eval's gold judge of the win rate
+(`eval/winrate.py`): what the loop's preferences encode, which training only sees through the
+noisy annotations.
 """
 
 from __future__ import annotations
