@@ -98,3 +98,56 @@ def test_the_same_model_ties_everywhere(tiny_llama_dir, tmp_path, one_thread):
     gold = section["judges"]["gold"]
     assert (gold["rate"], gold["ci_low"], gold["ci_high"]) == (0.5, 0.5, 0.5)
     assert section["agreement"] is None and "reward_model" not in section["judges"]
+
+
+def _conversation(cid: str, customer: str, opening: str) -> dict:
+    return {
+        "conversation_id": cid,
+        "customer_id": customer,
+        "messages": [
+            {"role": "user", "content": opening},
+            {"role": "assistant", "content": "Let me check that for you."},
+        ],
+        "context": {
+            "retrieved_docs": [{"doc_id": "kb-1", "title": "Returns", "text": "30 days."}],
+            "customer_profile": "{}",
+        },
+    }
+
+
+@pytest.mark.slow
+def test_logged_conversations_minus_the_preference_ones(tiny_llama_dir, tmp_path, one_thread):
+    from datasets import Dataset, DatasetDict
+
+    conversations = [
+        _conversation("c1", "u1", "Where is my order?"),  # annotated: in the preferences
+        _conversation("c2", "u2", "Can I change my shipping address?"),
+        _conversation("c3", "u3", "My refund never arrived on my card."),
+    ]
+    Dataset.from_list(conversations).save_to_disk(str(tmp_path / "conversations"))
+    pair = {
+        "conversation_id": "c1",
+        "customer_id": "u1",
+        "prompt": conversations[0]["messages"][:1],
+        "chosen": [{"role": "assistant", "content": "Sure."}],
+        "rejected": [{"role": "assistant", "content": "No."}],
+    }
+    DatasetDict({"train": Dataset.from_list([pair])}).save_to_disk(str(tmp_path / "pairs"))
+    cfg = EvalConfig(
+        candidate=ModelSpec(name=str(tiny_llama_dir)),
+        sampling=SAMPLING,
+        win_rate={
+            "prompts": "conversations",
+            "conversations": str(tmp_path / "conversations"),
+            "preferences": [str(tmp_path / "pairs")],
+        },
+    )
+    specs = {"candidate": cfg.candidate, "champion": cfg.candidate}
+    suite = load_jsonl_suite(ACME_SUITE)  # not used by this prompt source
+    run = RunDir(tmp_path / "eval", "eval")
+    section = evaluate_win_rate(cfg, specs, suite, run, GateConfig(), lambda line: None)
+    assert section["dropped"] == {"conversation": 1}
+    assert (section["candidate_prompts"], section["prompts"]) == (3, 2)
+    assert section["preferences"] == [str(tmp_path / "pairs")]
+    compared = load_from_disk(str(tmp_path / "eval" / "win_rate"))
+    assert compared["conversation_id"] == ["c2", "c3"]
