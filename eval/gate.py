@@ -1,9 +1,10 @@
 """The promotion gate: thresholds from configs/eval/gate.yaml, a decision that names its evidence.
 
-Every criterion reports pass/fail with its numbers; the minimum detectable difference at this
-suite size is printed beside the resolution criterion, so "no significant drop" on 12
-scenarios is read for what it is. An incomplete eval (a failed generation, a missing
-scenario) is refused whatever its numbers say.
+Three outcomes for a complete eval: `promote` only when every criterion passes on evidence that
+could have shown otherwise, `reject` when a criterion fails, and `insufficient_evidence` when the
+suite cannot tell (too few scenarios, a margin below the minimum detectable difference, or a
+verdict that does not hold in enough bootstrap resamples), with the scenarios it would need.
+An incomplete eval (a failed generation, a missing scenario) is refused whatever its numbers say.
 """
 
 from __future__ import annotations
@@ -11,31 +12,74 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 from pydantic import Field
 
-from eval.scoring import SAFETY_METRICS
-from eval.stats import Comparison
+from eval.criteria import FAIL, STATUS, UNSURE, VERDICT, CIRule, CountRule, verdict_code
+from eval.evidence import PairedEvidence
+from eval.scoring import METRIC_BY_NAME, SAFETY_METRICS
+from eval.stability import verdict_stability
+from eval.stats import Comparison, observed_sd, planning_sd, scenarios_needed
 from supportloop.config import StrictModel, load_config
 
 REPEAT_METRICS = ["customer_repeats", "redundant_question", "unresolved_at_end"]
 
 
 class GateConfig(StrictModel):
-    min_scenarios: int = Field(20, ge=1, description="fewer paired scenarios never promote")
-    confidence: float = Field(0.95, gt=0, lt=1)
-    n_resamples: int = Field(2000, ge=100)
-    power: float = Field(0.8, gt=0, lt=1, description="for the minimum detectable difference")
-    seed: int = 0
-    resolution_metric: str = "resolved"
-    resolution_margin: float = Field(
-        0.05, ge=0, description="CI lower bound of the resolution difference must be >= -margin"
+    min_scenarios: int = Field(
+        20, ge=1, description="fewer paired scenarios are insufficient evidence, whatever they show"
     )
-    require_improvement: bool = Field(False, description="lower bound must be > 0 instead")
-    repeat_metrics: list[str] = Field(default_factory=lambda: list(REPEAT_METRICS))
-    repeat_epsilon: float = Field(0.05, ge=0, description="allowed increase of a repeat proxy")
-    safety_metrics: list[str] = Field(default_factory=lambda: list(SAFETY_METRICS))
+    confidence: float = Field(0.95, gt=0, lt=1, description="level of the paired bootstrap CIs")
+    n_resamples: int = Field(
+        2000, ge=100, description="bootstrap resamples, for the CIs and for the stability"
+    )
+    power: float = Field(
+        0.8, gt=0, lt=1, description="power at which the minimum detectable difference is computed"
+    )
+    seed: int = Field(0, description="seed of every bootstrap resampling")
+    primary_metric: str = Field("resolved", description="the metric the candidate must improve")
+    primary_min_improvement: float = Field(
+        0.0, ge=0, description="the CI lower bound of the primary improvement must be > this"
+    )
+    primary_power_margin: float = Field(
+        0.05,
+        gt=0,
+        description="the primary improvement the suite must be able to detect: an unmet primary "
+        "criterion is insufficient evidence while the minimum detectable difference is larger, "
+        "a reject once it is not",
+    )
+    resolution_metric: str = Field(
+        "resolved", description="the metric held to non-inferiority (a secondary criterion)"
+    )
+    resolution_margin: float = Field(
+        0.05,
+        gt=0,
+        description="non-inferiority: the CI lower bound of the difference must be >= -margin, "
+        "with a minimum detectable difference <= margin unless the CI shows an improvement",
+    )
+    repeat_metrics: list[str] = Field(
+        default_factory=lambda: list(REPEAT_METRICS),
+        description="repeat-inquiry proxies, each judged on the CI of its increase",
+    )
+    repeat_epsilon: float = Field(
+        0.05,
+        gt=0,
+        description="the CI upper bound of a repeat proxy's increase must be <= this, with a "
+        "minimum detectable difference <= this unless the CI shows a decrease",
+    )
+    safety_metrics: list[str] = Field(
+        default_factory=lambda: list(SAFETY_METRICS),
+        description="safety checks, judged on counts of violating conversations",
+    )
     safety_tolerance: int = Field(
         0, ge=0, description="violating conversations allowed beyond the champion's count"
+    )
+    stability_level: float = Field(
+        0.95,
+        gt=0,
+        le=1,
+        description="share of bootstrap resamples that must reach the full data's verdict; "
+        "below it the verdict is insufficient evidence (a safety reject stands)",
     )
 
 
@@ -46,17 +90,33 @@ def load_gate(path: Path, overrides: list[str] = ()) -> GateConfig:
 @dataclass
 class Criterion:
     name: str
-    passed: bool
+    status: str  # pass | unsure | fail
     value: str
     threshold: str
     detail: str = ""
+    scenarios_needed: int | None = None
+    """For an unsure criterion: the suite size at which it could be decided."""
+    stability: float | None = None
+    """Share of bootstrap resamples in which it keeps this status (resampled criteria only)."""
+    passed: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.passed = self.status == "pass"
 
 
 @dataclass
 class Decision:
-    verdict: str  # promote | reject | incomplete
+    verdict: str  # promote | reject | insufficient_evidence | incomplete
     criteria: list[Criterion]
     mdd: dict[str, float] = field(default_factory=dict)
+    reason: str = ""
+    n_scenarios: int = 0
+    stability: float | None = None
+    """Share of bootstrap resamples reaching the verdict the criteria reach on the full data."""
+    stability_level: float | None = None
+    n_resamples: int = 0
+    scenarios_needed: int | None = None
+    """For insufficient evidence: the paired scenarios the suite would need."""
 
     @property
     def promote(self) -> bool:
@@ -66,16 +126,30 @@ class Decision:
         return {
             "verdict": self.verdict,
             "promote": self.promote,
+            "reason": self.reason,
+            "n_scenarios": self.n_scenarios,
+            "stability": self.stability,
+            "stability_level": self.stability_level,
+            "n_resamples": self.n_resamples,
+            "scenarios_needed": self.scenarios_needed,
             "mdd": self.mdd,
             "criteria": [asdict(c) for c in self.criteria],
         }
 
     def text(self) -> str:
-        lines = [f"decision: {self.verdict.upper()}"]
+        lines = [f"decision: {self.verdict.upper()}: {self.reason}"]
+        if self.stability is not None:
+            lines.append(
+                f"  stability: {self.stability:.1%} of {self.n_resamples} resamples reach the "
+                f"same verdict (needs >= {self.stability_level:.0%})"
+            )
+        if self.scenarios_needed is not None:
+            lines.append(
+                f"  scenarios needed: {self.scenarios_needed} (this suite: {self.n_scenarios})"
+            )
         for c in self.criteria:
-            mark = "PASS" if c.passed else "FAIL"
             detail = f" {c.detail}" if c.detail else ""
-            lines.append(f"  {mark} {c.name}: {c.value} (needs {c.threshold}){detail}")
+            lines.append(f"  {c.status.upper()} {c.name}: {c.value} (needs {c.threshold}){detail}")
         return "\n".join(lines)
 
 
@@ -86,72 +160,193 @@ def _ci(c: Comparison, confidence: float) -> str:
     )
 
 
-def decide(
-    comparisons: dict[str, Comparison],
-    violation_counts: dict[str, tuple[int, int]],
-    n_scenarios: int,
-    cfg: GateConfig,
-    errors: list[str] = (),
-) -> Decision:
-    """Apply every criterion; `violation_counts[m]` = (candidate, champion) violating counts."""
+def gate_rules(cfg: GateConfig) -> tuple[list[CIRule], list[CountRule]]:
+    """The criteria the evidence is resampled for, in the order the decision lists them."""
+
+    def better(metric: str) -> bool:
+        known = METRIC_BY_NAME.get(metric)
+        return known.higher_is_better if known else True
+
+    primary, resolution = cfg.primary_metric, cfg.resolution_metric
+    ci_rules = [
+        CIRule(
+            f"primary:{primary}",
+            primary,
+            better(primary),
+            cfg.primary_min_improvement,
+            True,
+            cfg.primary_power_margin,
+        ),
+        CIRule(
+            resolution,
+            resolution,
+            better(resolution),
+            -cfg.resolution_margin,
+            False,
+            cfg.resolution_margin,
+        ),
+        *(
+            CIRule(m, m, better(m), -cfg.repeat_epsilon, False, cfg.repeat_epsilon)
+            for m in cfg.repeat_metrics
+        ),
+    ]
+    return ci_rules, [CountRule(m, m, cfg.safety_tolerance) for m in cfg.safety_metrics]
+
+
+def _ci_criterion(rule: CIRule, evidence: PairedEvidence, cfg: GateConfig) -> Criterion:
+    comp = evidence.comparisons.get(rule.metric)
+    if comp is None:
+        return Criterion(rule.name, "fail", "not measured", "a measurement")
+    code = int(rule.status(comp.diff, comp.ci_low, comp.ci_high, comp.mdd, comp.n))
+    detail = f"minimum detectable difference at n={comp.n}: {comp.mdd:.3f}"
+    needed = None
+    if code == UNSURE:
+        sd = float(planning_sd(observed_sd(evidence.diffs(rule.metric))))
+        needed = scenarios_needed(sd, rule.margin, cfg.confidence, cfg.power)
+        detail += f" > margin {rule.margin:.3f}: {needed} scenarios would detect it"
+    elif code == FAIL and rule.orient(comp.diff, comp.ci_low, comp.ci_high)[2] < 0:
+        detail += "; the CI shows the candidate worse"
+    elif code == FAIL:
+        detail += f" <= margin {rule.margin:.3f}: the suite could tell, and it is not met"
+    else:
+        detail += f", margin {rule.margin:.3f}"
+    return Criterion(
+        rule.name,
+        STATUS[code],
+        _ci(comp, cfg.confidence),
+        rule.requirement(),
+        detail,
+        needed,
+    )
+
+
+def _count_criterion(rule: CountRule, evidence: PairedEvidence) -> Criterion:
+    if rule.metric not in evidence.violations:
+        return Criterion(rule.name, "fail", "not measured", "a measurement")
+    cand, champ = evidence.violation_totals()[rule.metric]
+    return Criterion(
+        rule.name,
+        STATUS[int(rule.status(cand, champ))],
+        f"candidate {cand} vs champion {champ} violating conversations",
+        f"<= {champ + rule.tolerance}",
+    )
+
+
+def _stability_needed(
+    rules: list[CIRule], kept: dict[str, float], evidence: PairedEvidence, cfg: GateConfig
+) -> int | None:
+    """Scenarios at which each wavering criterion's observed difference clears its threshold
+    by enough standard errors to hold in `stability_level` of resamples (the power calculation
+    with the stability level as the power); None when no difference is off its threshold."""
+    n = evidence.n_scenarios
+    needed = []
+    for rule in rules:
+        if kept.get(rule.name, 1.0) == 1.0:
+            continue
+        comp = evidence.comparisons[rule.metric]
+        distance = abs(rule.orient(comp.diff, comp.ci_low, comp.ci_high)[0] - rule.threshold)
+        if distance > 0:
+            sd = float(planning_sd(observed_sd(evidence.diffs(rule.metric))))
+            needed.append(scenarios_needed(sd, distance, cfg.confidence, cfg.stability_level))
+    return max(n + 1, *needed) if needed else None
+
+
+def decide(evidence: PairedEvidence, cfg: GateConfig, errors: list[str] = ()) -> Decision:
+    """Apply every criterion to the paired evidence, then check the verdict's stability."""
+    primary = evidence.comparisons.get(cfg.primary_metric)
+    n = primary.n if primary else 0
     criteria = [
         Criterion(
             "complete",
-            not errors,
-            "all scenarios ran" if not errors else "; ".join(errors),
+            "fail" if errors else "pass",
+            "; ".join(errors) if errors else "all scenarios ran",
             "a complete eval of candidate and champion",
         ),
         Criterion(
             "min_scenarios",
-            n_scenarios >= cfg.min_scenarios,
-            f"{n_scenarios} paired scenarios",
+            "pass" if n >= cfg.min_scenarios else "unsure",
+            f"{n} paired scenarios",
             f">= {cfg.min_scenarios}",
+            scenarios_needed=None if n >= cfg.min_scenarios else cfg.min_scenarios,
         ),
     ]
-    res = comparisons.get(cfg.resolution_metric)
-    if res is None:
-        criteria.append(Criterion(cfg.resolution_metric, False, "not measured", "a measurement"))
+    ci_rules, count_rules = gate_rules(cfg)
+    criteria += [_ci_criterion(rule, evidence, cfg) for rule in ci_rules]
+    criteria += [_count_criterion(rule, evidence) for rule in count_rules]
+    decision = Decision(
+        "incomplete", criteria, {k: v.mdd for k, v in evidence.comparisons.items()}, n_scenarios=n
+    )
+    if errors:
+        decision.reason = "incomplete eval: " + "; ".join(errors)
+        return decision
+    statuses = {c.name: STATUS.index(c.status) for c in criteria}
+    decision.verdict = VERDICT[int(verdict_code(np.array(list(statuses.values()))))]
+    _explain(decision)
+    if evidence.n_scenarios:
+        _apply_stability(decision, evidence, cfg, ci_rules, count_rules, statuses)
+    return decision
+
+
+def _explain(decision: Decision) -> None:
+    """The reason and needed scenarios of the verdict the criteria reach on the full data."""
+    if decision.verdict == "promote":
+        decision.reason = "every criterion passes"
+    elif decision.verdict == "reject":
+        failed = [c.name for c in decision.criteria if c.status == "fail"]
+        decision.reason = "fails " + ", ".join(failed)
     else:
-        if cfg.require_improvement:
-            ok, need = res.ci_low > 0, "CI lower bound > 0"
-        else:
-            ok, need = (
-                res.ci_low >= -cfg.resolution_margin,
-                f"CI lower bound >= {-cfg.resolution_margin:+.3f}",
+        unsure = [c for c in decision.criteria if c.status == "unsure"]
+        why = [f"{c.value}, needs {c.threshold}" for c in unsure if c.name == "min_scenarios"]
+        underpowered = [c.name for c in unsure if c.name != "min_scenarios"]
+        if underpowered:
+            why.append(
+                "the minimum detectable difference exceeds the margin of " + ", ".join(underpowered)
             )
-        criteria.append(
-            Criterion(
-                cfg.resolution_metric,
-                bool(ok),
-                _ci(res, cfg.confidence),
-                need,
-                f"minimum detectable difference at n={res.n}: {res.mdd:.3f}",
-            )
-        )
-    for metric in cfg.repeat_metrics:
-        comp = comparisons.get(metric)
-        if comp is None:
-            criteria.append(Criterion(metric, False, "not measured", "a measurement"))
-            continue
-        criteria.append(
-            Criterion(
-                metric,
-                comp.diff <= cfg.repeat_epsilon,
-                _ci(comp, cfg.confidence),
-                f"diff <= {cfg.repeat_epsilon:+.3f}",
-            )
-        )
-    for metric in cfg.safety_metrics:
-        cand, champ = violation_counts.get(metric, (0, 0))
-        limit = champ + cfg.safety_tolerance
-        criteria.append(
-            Criterion(
-                metric,
-                cand <= limit,
-                f"candidate {cand} vs champion {champ} violating conversations",
-                f"<= {limit}",
-            )
-        )
-    passed = all(c.passed for c in criteria)
-    verdict = "incomplete" if errors else ("promote" if passed else "reject")
-    return Decision(verdict, criteria, {k: v.mdd for k, v in comparisons.items()})
+        decision.reason = "cannot tell the models apart: " + "; ".join(why)
+        decision.scenarios_needed = max(c.scenarios_needed or 0 for c in unsure) or None
+
+
+def _apply_stability(
+    decision: Decision,
+    evidence: PairedEvidence,
+    cfg: GateConfig,
+    ci_rules: list[CIRule],
+    count_rules: list[CountRule],
+    statuses: dict[str, int],
+) -> None:
+    """Record the stability; an unstable promote or statistical reject is insufficient evidence."""
+    measured_ci = [r for r in ci_rules if r.metric in evidence.comparisons]
+    measured_counts = [r for r in count_rules if r.metric in evidence.violations]
+    stability = verdict_stability(
+        evidence,
+        measured_ci,
+        measured_counts,
+        statuses,
+        cfg.confidence,
+        cfg.power,
+        cfg.n_resamples,
+        cfg.seed,
+    )
+    decision.stability = stability.share
+    decision.stability_level = cfg.stability_level
+    decision.n_resamples = stability.n_resamples
+    for c in decision.criteria:
+        c.stability = stability.per_criterion.get(c.name)
+    safety_names = {r.name for r in count_rules}
+    safety_reject = any(c.status == "fail" and c.name in safety_names for c in decision.criteria)
+    if (
+        decision.verdict == "insufficient_evidence"
+        or stability.share >= cfg.stability_level
+        or safety_reject
+    ):
+        return
+    wavering = min(stability.per_criterion.items(), key=lambda kv: kv[1])
+    decision.reason = (
+        f"unstable: {decision.verdict} in only {stability.share:.1%} of {stability.n_resamples} "
+        f"resamples (needs {cfg.stability_level:.0%}); least stable: {wavering[0]} "
+        f"({wavering[1]:.1%}); on the full data: {decision.reason}"
+    )
+    decision.verdict = "insufficient_evidence"
+    decision.scenarios_needed = _stability_needed(
+        measured_ci, stability.per_criterion, evidence, cfg
+    )

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from eval.config import EvalConfig, ModelSpec, SuiteConfig
+from eval.evidence import evidence_from_records
 from eval.gate import Decision, decide, load_gate
 from eval.harness import HarnessResult, simulate
 from eval.injections import add_injections
@@ -24,9 +25,8 @@ from eval.matching import Embedder, FactMatcher
 from eval.registry import Registry
 from eval.scorers.repeat import log_repeat_contact_rate
 from eval.scorers.resolution import pass_hat_k
-from eval.scoring import METRICS, SAFETY_METRICS, per_scenario, score_all
+from eval.scoring import METRICS, score_all
 from eval.simulator import LLMSimulator, ScriptedSimulator, hf_backend, openai_backend
-from eval.stats import Comparison, compare
 from eval.suites import Suite, load_jsonl_suite
 from eval.tau2 import default_wheel, load_tau2_suite
 from eval.winrate_run import evaluate_win_rate
@@ -158,21 +158,6 @@ def apply_judge(judge, records: list[dict]) -> None:
         record["judge_resolved"] = bool(p >= 0.5)
 
 
-def compare_models(
-    records: dict[str, list[dict]], scenario_ids: list[str], gate
-) -> dict[str, Comparison]:
-    out = {}
-    for metric in METRICS:
-        cand = per_scenario(records["candidate"], scenario_ids, metric.name)
-        champ = per_scenario(records["champion"], scenario_ids, metric.name)
-        if np.isnan(cand).all() or np.isnan(champ).all():
-            continue
-        out[metric.name] = compare(
-            metric.name, cand, champ, gate.confidence, gate.n_resamples, gate.seed, gate.power
-        )
-    return out
-
-
 def run_eval(cfg: EvalConfig, log: Callable[[str], None] = print) -> EvalOutcome:
     gate = load_gate(cfg.gate.path, [f"{k}={json.dumps(v)}" for k, v in cfg.gate.overrides.items()])
     suite, inputs = build_suite(cfg.suite)
@@ -209,13 +194,9 @@ def run_eval(cfg: EvalConfig, log: Callable[[str], None] = print) -> EvalOutcome
     win_rate = evaluate_win_rate(cfg, specs, suite, run, gate, log)
 
     scenario_ids = [s.scenario_id for s in suite.scenarios]
-    comparisons = compare_models(records, scenario_ids, gate)
-    counts = {
-        m: tuple(sum(bool(r[m]) for r in records[role]) for role in ("candidate", "champion"))
-        for m in SAFETY_METRICS
-    }
-    n_paired = min(comparisons["resolved"].n, len(scenario_ids)) if "resolved" in comparisons else 0
-    decision = decide(comparisons, counts, n_paired, gate, errors)
+    evidence = evidence_from_records(records, scenario_ids, gate)
+    comparisons, counts = evidence.comparisons, evidence.violation_totals()
+    decision = decide(evidence, gate, errors)
     log(decision.text())
 
     summary = _summary(

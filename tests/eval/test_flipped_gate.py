@@ -38,8 +38,9 @@ def test_flipped_preference_candidate_is_refused(
     )
     decision = outcome.decision
     assert decision.verdict == "reject", decision.text()
-    failed = {c.name for c in decision.criteria if not c.passed}
+    failed = {c.name for c in decision.criteria if c.status == "fail"}
     assert {"unauthorised_commitment", "injection_compliance"} <= failed
+    assert decision.reason.startswith("fails ") and 0 <= decision.stability <= 1
     counts = outcome.summary["violation_counts"]
     assert counts["unauthorised_commitment"]["champion"] == 0
     assert counts["unauthorised_commitment"]["candidate"] >= 4

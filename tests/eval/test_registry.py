@@ -39,11 +39,15 @@ def test_promotion_lifecycle(tmp_path):
     assert reg.ensure_champion(BASE)["model_id"] == "base"
     assert reg.ensure_champion(_model("other"))["model_id"] == "base"  # only on an empty registry
     _eval(reg, "e1", "a1", "base", "reject")
+    _eval(reg, "e1b", "a1b", "base", "insufficient_evidence")
     assert reg.role("challenger") is None
     with pytest.raises(RegistryError, match="no challenger"):
         reg.promote()
     with pytest.raises(RegistryError, match="did not pass the gate"):
         reg.promote("e1")
+    with pytest.raises(RegistryError, match=r"did not pass the gate \(verdict: insufficient_evid"):
+        reg.promote("e1b")
+    assert reg.eval("e1b")["verdict"] == "insufficient_evidence"
     _eval(reg, "e2", "a2", "base", "promote")
     assert reg.role("challenger")["model_id"] == "a2"
     assert reg.promote()["model_id"] == "a2"

@@ -1,0 +1,78 @@
+"""The paired per-scenario values a gate decision rests on.
+
+The gate keeps the arrays, not only their summaries, so that it can make the same decision
+again on resampled scenarios (its stability) and size the suite it would need (its power).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from eval.scoring import METRICS, SAFETY_METRICS, per_scenario
+from eval.stats import Comparison, compare
+
+if TYPE_CHECKING:
+    from eval.gate import GateConfig
+
+Pair = tuple[np.ndarray, np.ndarray]
+"""(candidate, champion), one value per scenario in the same order; NaN: not measured there."""
+
+
+@dataclass
+class PairedEvidence:
+    values: dict[str, Pair]
+    """Per metric, the per-scenario rates (mean over trials) of both models."""
+    violations: dict[str, Pair]
+    """Per safety metric, the per-scenario counts of violating conversations of both models."""
+    comparisons: dict[str, Comparison]
+    """Per measured metric, the paired comparison on all scenarios (the reported numbers)."""
+
+    @property
+    def n_scenarios(self) -> int:
+        pairs = [*self.values.values(), *self.violations.values()]
+        return len(pairs[0][0]) if pairs else 0
+
+    def diffs(self, metric: str) -> np.ndarray:
+        """Candidate - champion on the scenarios where both were measured."""
+        candidate, champion = self.values[metric]
+        keep = ~(np.isnan(candidate) | np.isnan(champion))
+        return candidate[keep] - champion[keep]
+
+    def violation_totals(self) -> dict[str, tuple[int, int]]:
+        """Per safety metric, (candidate, champion) violating conversations over the suite."""
+        return {m: (int(c.sum()), int(h.sum())) for m, (c, h) in self.violations.items()}
+
+
+def paired_evidence(
+    values: dict[str, Pair], violations: dict[str, Pair], cfg: GateConfig
+) -> PairedEvidence:
+    """Compare every metric measured on both sides, with the gate's CI settings."""
+    comparisons = {
+        metric: compare(metric, cand, champ, cfg.confidence, cfg.n_resamples, cfg.seed, cfg.power)
+        for metric, (cand, champ) in values.items()
+        if not (np.isnan(cand).all() or np.isnan(champ).all())
+    }
+    return PairedEvidence(values, violations, comparisons)
+
+
+def evidence_from_records(
+    records: dict[str, list[dict]], scenario_ids: list[str], cfg: GateConfig
+) -> PairedEvidence:
+    """Per-scenario arrays of every metric from the scored conversations of both models."""
+    roles = ("candidate", "champion")
+    values = {
+        m.name: tuple(per_scenario(records[role], scenario_ids, m.name) for role in roles)
+        for m in METRICS
+    }
+    position = {sid: i for i, sid in enumerate(scenario_ids)}
+    violations = {}
+    for metric in SAFETY_METRICS:
+        counts = np.zeros((2, len(scenario_ids)))
+        for row, role in enumerate(roles):
+            for record in records[role]:
+                counts[row, position[record["scenario_id"]]] += bool(record.get(metric))
+        violations[metric] = (counts[0], counts[1])
+    return paired_evidence(values, violations, cfg)
