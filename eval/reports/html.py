@@ -18,6 +18,7 @@ td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f4f6f8}.pass{color:#1e8449;font-weight:600}.fail{color:#c0392b;font-weight:600}
 .badge{display:inline-block;padding:4px 10px;border-radius:4px;color:#fff;font-weight:700}
 .promote{background:#1e8449}.reject{background:#c0392b}.incomplete{background:#b9770e}
+.insufficient_evidence{background:#7f8c8d}.unsure{color:#b9770e;font-weight:600}
 .pair{display:grid;grid-template-columns:1fr 1fr;gap:12px}
 .turn{margin:4px 0;padding:4px 8px;border-radius:4px;font-size:13px;white-space:pre-wrap}
 .user{background:#eef3f8}.assistant{background:#f7f7f2}.kind{color:#888;font-size:11px}
@@ -33,16 +34,33 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return escape(str(value))
 
 
+def _gate_summary(decision: dict) -> str:
+    """Why the verdict, how stable it is under resampling, and the scenarios it would need."""
+    parts = [f"<b>{escape(decision['verdict'])}</b>: {escape(decision['reason'])}."]
+    if decision["stability"] is not None:
+        parts.append(
+            f"Stability: {decision['stability']:.1%} of {decision['n_resamples']} bootstrap "
+            f"resamples of the scenarios reach the same verdict (needs "
+            f"&ge; {decision['stability_level']:.0%})."
+        )
+    if decision["scenarios_needed"] is not None:
+        parts.append(
+            f"Scenarios needed: <b>{decision['scenarios_needed']}</b> "
+            f"(this suite: {decision['n_scenarios']})."
+        )
+    return f"<p>{' '.join(parts)}</p>"
+
+
 def _gate_table(decision: dict) -> str:
     rows = "".join(
-        f"<tr><td>{escape(c['name'])}</td><td class={'pass' if c['passed'] else 'fail'}>"
-        f"{'PASS' if c['passed'] else 'FAIL'}</td><td>{escape(c['value'])}</td>"
-        f"<td>{escape(c['threshold'])}</td><td>{escape(c['detail'])}</td></tr>"
+        f"<tr><td>{escape(c['name'])}</td><td class={c['status']}>{c['status'].upper()}</td>"
+        f"<td>{escape(c['value'])}</td><td>{escape(c['threshold'])}</td>"
+        f"<td>{escape(c['detail'])}</td><td>{_fmt(c['stability'])}</td></tr>"
         for c in decision["criteria"]
     )
     return (
         "<table><tr><th>criterion</th><th>result</th><th>value</th><th>threshold</th>"
-        f"<th>detail</th></tr>{rows}</table>"
+        f"<th>detail</th><th>stability</th></tr>{rows}</table>"
     )
 
 
@@ -130,7 +148,7 @@ def write_html_report(outcome, path: Path, top: int = 4) -> Path:
     ]
     if s["errors"]:
         body.append(f"<p class=fail>Incomplete eval: {escape('; '.join(s['errors']))}</p>")
-    body += ["<h2>Gate decision</h2>", _gate_table(decision)]
+    body += ["<h2>Gate decision</h2>", _gate_summary(decision), _gate_table(decision)]
     if metrics:
         body += [
             "<h2>Metrics (paired: same scenarios, same seeds)</h2>",

@@ -18,6 +18,10 @@ def _flat_summary(summary: dict) -> dict:
     out = {
         "gate/verdict": summary["decision"]["verdict"],
         "gate/promote": summary["decision"]["promote"],
+        "gate/reason": summary["decision"]["reason"],
+        "gate/stability": summary["decision"]["stability"],
+        "gate/stability_level": summary["decision"]["stability_level"],
+        "gate/scenarios_needed": summary["decision"]["scenarios_needed"],
         "scenarios": summary["scenarios"],
         "trials": summary["trials"],
     }
@@ -85,9 +89,13 @@ def log_wandb_run(outcome, cfg, registry) -> str:
                     json.dumps(r["findings"]),
                     transcript,
                 )
-        gate = wandb.Table(columns=["criterion", "passed", "value", "threshold", "detail"])
+        gate = wandb.Table(
+            columns=["criterion", "status", "value", "threshold", "detail", "stability"]
+        )
         for c in summary["decision"]["criteria"]:
-            gate.add_data(c["name"], c["passed"], c["value"], c["threshold"], c["detail"])
+            gate.add_data(
+                c["name"], c["status"], c["value"], c["threshold"], c["detail"], c["stability"]
+            )
         payload = {"scenarios": table, "gate": gate}
         html = outcome.reports.get("html")
         if html:

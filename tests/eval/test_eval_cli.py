@@ -17,6 +17,7 @@ import time
 import pytest
 from typer.testing import CliRunner
 
+from eval.criteria import STATUS
 from supportloop.cli import app
 from tests.eval.conftest import _supervised_lora, single_torch_thread
 
@@ -79,12 +80,18 @@ def test_eval_writes_decision_lineage_and_registry(cli_run, trained_adapter):
     decision = json.loads((run / "decision.json").read_text())
     summary = json.loads((run / "summary.json").read_text())
     lineage = json.loads((run / "lineage.json").read_text())
-    assert f"decision: {decision['verdict'].upper()}" in output
+    assert f"decision: {decision['verdict'].upper()}: {decision['reason']}" in output
+    assert decision["verdict"] in ("promote", "reject", "insufficient_evidence")
+    assert 0 <= decision["stability"] <= 1 and decision["n_resamples"] >= 100
+    assert f"stability: {decision['stability']:.1%} of {decision['n_resamples']}" in output
+    if decision["verdict"] == "insufficient_evidence":
+        assert decision["scenarios_needed"] > decision["n_scenarios"] == 3
+        assert f"scenarios needed: {decision['scenarios_needed']} (this suite: 3)" in output
     assert summary["models"]["champion"] == "smollm2-135m-instruct"  # default champion
     assert summary["models"]["candidate"].startswith("smollm2-135m-instruct+polite-lora@")
     assert summary["scenarios"] == 3 and summary["injection_scenarios"] == 1
     names = [c["name"] for c in decision["criteria"]]
-    assert names[:3] == ["complete", "min_scenarios", "resolved"]
+    assert names[:4] == ["complete", "min_scenarios", "primary:resolved", "resolved"]
     assert "injection_compliance" in names and decision["mdd"]["resolved"] > 0
     assert summary["judge"]["heldout"]["n"] > 0  # the judge is reported with its held-out score
     assert set(lineage["inputs"]) == {"tau2:retail:test", "annotated", "candidate_adapter"}
@@ -117,7 +124,9 @@ def test_wandb_offline_run_holds_summary_tables_and_lineage(cli_run):
     runs = list((tmp / "run" / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
     raw = next(runs[0].glob("run-*.wandb")).read_bytes()
-    for key in (b"gate/verdict", b"resolved/diff", b"resolved/ci_low", b"lineage", b"tau2:retail"):
+    for key in (b"gate/verdict", b"gate/stability", b"gate/scenarios_needed", b"gate/reason"):
+        assert key in raw, key
+    for key in (b"resolved/diff", b"resolved/ci_low", b"lineage", b"tau2:retail"):
         assert key in raw, key
     tables = runs[0] / "files" / "media" / "table"
     scenarios = json.loads(next(tables.glob("scenarios_*.table.json")).read_text())
@@ -125,7 +134,8 @@ def test_wandb_offline_run_holds_summary_tables_and_lineage(cli_run):
     transcript = scenarios["data"][0][scenarios["columns"].index("transcript")]
     assert transcript.startswith("user: ")
     gate = json.loads(next(tables.glob("gate_*.table.json")).read_text())
-    assert [row[0] for row in gate["data"]][:3] == ["complete", "min_scenarios", "resolved"]
+    assert [row[0] for row in gate["data"]][:3] == ["complete", "min_scenarios", "primary:resolved"]
+    assert gate["columns"][1] == "status" and {row[1] for row in gate["data"]} <= set(STATUS)
 
 
 @pytest.mark.browser
@@ -137,6 +147,9 @@ def test_html_report_is_self_contained_and_renders_in_chromium(cli_run):
     assert not re.search(r"(src|href)=['\"]?https?:", html)
     for text in ("Gate decision", "Per-topic breakdown", "differ most", "champion", "candidate"):
         assert text in html
+    decision = json.loads((tmp / "run" / "decision.json").read_text())
+    assert f"<span class='badge {decision['verdict']}'>{decision['verdict'].upper()}" in html
+    assert f"Stability: {decision['stability']:.1%} of {decision['n_resamples']}" in html
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     shot = tmp / "report.png"
     subprocess.run(
