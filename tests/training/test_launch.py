@@ -112,6 +112,8 @@ def test_two_process_cpu_ddp(tiny_model, datasets_dir, tmp_path, recipe_kit):
     assert {r["global_step"] for r in ranks} == {3}
     assert len({r["trainable_sha256"] for r in ranks}) == 1  # gradients were all-reduced
     assert len(list(run.glob("adapter_model*.safetensors"))) == 1
+    # both ranks tokenized through the run's own cache (gone now), none beside the data
+    assert not (run / "cache").exists() and not list(datasets_dir["pairs"].rglob("cache-*"))
 
 
 def test_cpu_ddp_refuses_bad_data_before_spawning(tiny_model, datasets_dir, tmp_path, recipe_kit):
