@@ -59,9 +59,18 @@ def paired_evidence(
 
 
 def evidence_from_records(
-    records: dict[str, list[dict]], scenario_ids: list[str], cfg: GateConfig
+    records: dict[str, list[dict]],
+    scenario_ids: list[str],
+    cfg: GateConfig,
+    held_out: dict[str, list[float]] | None = None,
 ) -> PairedEvidence:
-    """Per-scenario arrays of every metric from the scored conversations of both models."""
+    """Per-scenario arrays of every metric from the scored conversations of both models.
+
+    `held_out` adds win rates on held-out prompts (per prompt, the candidate's share of wins)
+    as metrics of their own: each prompt is one more row, NaN for the scenario metrics and
+    paired with the 0.5 of a coin flip, so the gate judges `win_rate:<judge>` on its CI and
+    resamples prompts with scenarios when it checks its stability.
+    """
     roles = ("candidate", "champion")
     values = {
         m.name: tuple(per_scenario(records[role], scenario_ids, m.name) for role in roles)
@@ -75,4 +84,29 @@ def evidence_from_records(
             for record in records[role]:
                 counts[row, position[record["scenario_id"]]] += bool(record.get(metric))
         violations[metric] = (counts[0], counts[1])
+    if held_out:
+        values, violations = _with_held_out(values, violations, held_out)
     return paired_evidence(values, violations, cfg)
+
+
+def _with_held_out(
+    values: dict[str, Pair], violations: dict[str, Pair], held_out: dict[str, list[float]]
+) -> tuple[dict[str, Pair], dict[str, Pair]]:
+    """Scenario rows followed by held-out prompt rows (see `evidence_from_records`)."""
+    n_prompts = max(len(v) for v in held_out.values())
+    n_scenarios = len(next(iter(values.values()))[0]) if values else 0
+    gap, no_scenario = np.full(n_prompts, np.nan), np.full(n_scenarios, np.nan)
+    padded = {
+        m: (np.concatenate([c, gap]), np.concatenate([h, gap])) for m, (c, h) in values.items()
+    }
+    for metric, per_prompt in held_out.items():
+        wins = np.full(n_prompts, np.nan)
+        wins[: len(per_prompt)] = per_prompt
+        coin = np.where(np.isnan(wins), np.nan, 0.5)
+        padded[metric] = (np.concatenate([no_scenario, wins]), np.concatenate([no_scenario, coin]))
+    zeros = np.zeros(n_prompts)
+    counts = {
+        m: (np.concatenate([c, zeros]), np.concatenate([h, zeros]))
+        for m, (c, h) in violations.items()
+    }
+    return padded, counts

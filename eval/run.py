@@ -29,7 +29,7 @@ from eval.scoring import METRICS, score_all
 from eval.simulator import LLMSimulator, ScriptedSimulator, hf_backend, openai_backend
 from eval.suites import Suite, load_jsonl_suite
 from eval.tau2 import default_wheel, load_tau2_suite
-from eval.winrate_run import evaluate_win_rate
+from eval.winrate_run import PER_PROMPT, evaluate_win_rate
 from supportloop.config import dump_config, project_root
 from supportloop.errors import UserError, one_line
 from supportloop.runs import RunDir, file_fingerprint
@@ -194,7 +194,8 @@ def run_eval(cfg: EvalConfig, log: Callable[[str], None] = print) -> EvalOutcome
     win_rate = evaluate_win_rate(cfg, specs, suite, run, gate, log)
 
     scenario_ids = [s.scenario_id for s in suite.scenarios]
-    evidence = evidence_from_records(records, scenario_ids, gate)
+    held_out = (win_rate or {}).pop(PER_PROMPT, None)
+    evidence = evidence_from_records(records, scenario_ids, gate, held_out)
     comparisons, counts = evidence.comparisons, evidence.violation_totals()
     decision = decide(evidence, gate, errors)
     log(decision.text())

@@ -144,6 +144,10 @@ def held_out_prompts(
     return kept[: wr.limit] if wr.limit else kept, info
 
 
+PER_PROMPT = "per_prompt"
+"""Section key of each judge's per-prompt win values, for the gate (not kept in the summary)."""
+
+
 def evaluate_win_rate(
     cfg: EvalConfig,
     specs: dict[str, ModelSpec],
@@ -198,4 +202,7 @@ def evaluate_win_rate(
         "prompt_settings_as_trained": as_trained,
         **comparison.section(),
         "seconds": round(time.perf_counter() - started, 1),
+        PER_PROMPT: {
+            f"win_rate:{name}": rate.per_prompt for name, rate in comparison.judges.items()
+        },
     }

@@ -64,9 +64,17 @@ def _gate_table(decision: dict) -> str:
     )
 
 
+def _description(metric: str) -> str:
+    """A scored metric's description; a held-out win rate (`win_rate:<judge>`) is described."""
+    if metric in METRIC_BY_NAME:
+        return METRIC_BY_NAME[metric].description
+    judge = metric.partition(":")[2]
+    return f"share of held-out prompts won against the champion ({judge} judge; 0.5 = a coin)"
+
+
 def _metrics_table(metrics: dict[str, dict]) -> str:
     rows = "".join(
-        f"<tr><td>{escape(n)}</td><td>{escape(METRIC_BY_NAME[n].description)}</td>"
+        f"<tr><td>{escape(n)}</td><td>{escape(_description(n))}</td>"
         f"<td>{_fmt(m['champion'])}</td><td>{_fmt(m['candidate'])}</td><td>{m['diff']:+.3f}</td>"
         f"<td>[{m['ci_low']:+.3f}, {m['ci_high']:+.3f}]</td><td>{_fmt(m['mdd'])}</td>"
         f"<td>{m['n']}</td></tr>"

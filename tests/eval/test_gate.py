@@ -226,3 +226,38 @@ def test_too_few_scenarios_and_incomplete_runs_never_promote():
     assert partial.reason == "incomplete eval: candidate: crashed" and partial.stability is None
     nothing = decide(paired_evidence({}, {}, cfg), GateConfig(min_scenarios=1))
     assert nothing.verdict == "reject" and _criterion(nothing, "resolved").value == "not measured"
+
+
+def _records(cfg_scenarios: int, resolved: tuple[np.ndarray, np.ndarray]) -> dict:
+    """Scored conversations of both models, one per scenario, resolved as given."""
+    return {
+        role: [
+            {"scenario_id": f"s{i}", "resolved": float(values[i]), **dict.fromkeys(REPEATS, 0.0)}
+            for i in range(cfg_scenarios)
+        ]
+        for role, values in zip(("candidate", "champion"), resolved, strict=True)
+    }
+
+
+@pytest.mark.parametrize(
+    ("wins", "verdict"),
+    [([1.0] * 36 + [0.5] * 4, "promote"), ([0.0] * 36 + [0.5] * 4, "reject")],
+)
+def test_held_out_win_rate_can_be_the_primary_criterion(wins, verdict):
+    """Prompt rows join the scenario rows: the win rate is judged against a coin on its CI."""
+    from eval.evidence import evidence_from_records
+
+    cfg = GateConfig(primary_metric="win_rate:gold", min_scenarios=20, **LOOSE)
+    n = 40
+    resolved = (_binary(n, slice(0, 30)), _binary(n, slice(0, 5)))
+    ids = [f"s{i}" for i in range(n)]
+    evidence = evidence_from_records(
+        _records(n, resolved), ids, cfg, held_out={"win_rate:gold": wins}
+    )
+    win = evidence.comparisons["win_rate:gold"]
+    assert win.n == len(wins) and win.champion == 0.5
+    assert evidence.comparisons["resolved"].n == n  # the prompt rows are not scenarios
+    decision = decide(evidence, cfg)
+    assert decision.verdict == verdict, decision.text()
+    primary = _criterion(decision, "primary:win_rate:gold")
+    assert primary.status == ("pass" if verdict == "promote" else "fail")
