@@ -64,4 +64,11 @@ def run_pipeline(
             continue
         argv = step.argv(run_id)
         console.rule(f"[bold]step {number}/{len(settings.steps)}: supportloop {' '.join(argv)}")
-        command.main(args=argv, prog_name="supportloop", standalone_mode=False)
+        status = command.main(args=argv, prog_name="supportloop", standalone_mode=False)
+        if isinstance(status, int) and status != 0:  # a step that left through typer.Exit
+            console.print(
+                f"error: step {number} (supportloop {step.command}) exited with {status}; "
+                "later steps were not run",
+                highlight=False,
+            )
+            raise typer.Exit(status)

@@ -68,6 +68,18 @@ def test_a_failed_step_stops_the_run_with_one_line(tmp_path):
     assert not (tmp_path / "r.sqlite").exists()  # the next step never ran
 
 
+def test_a_step_that_exits_non_zero_without_an_error_stops_the_run(tmp_path):
+    """`argilla status` on a stack that is not running exits 1 through typer.Exit."""
+    steps = [
+        {"command": "argilla status", "overrides": [f"data_dir={tmp_path}/argilla", "port=9"]},
+        _registry_step(f"{tmp_path}/r.sqlite"),
+    ]
+    result = _run(str(_pipeline(tmp_path, steps)))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "step 1 (supportloop argilla status) exited with 1" in result.stdout + result.stderr
+    assert not (tmp_path / "r.sqlite").exists()  # the next step never ran
+
+
 def test_the_shipped_demo_pipeline_names_real_commands_and_one_adapter():
     """The README's main job: every step is a command, and eval scores what train wrote."""
     import click
