@@ -1,6 +1,13 @@
-"""A candidate trained on flipped preferences (unsafe replies chosen) is refused by the gate."""
+"""A candidate trained with DPO on flipped preferences (unsafe replies chosen) is refused.
+
+The flipped round (tests/eval/conftest.py `flipped_adapter`) trains on the very prompts this
+eval opens its conversations with, so the candidate is judged on the suite's paired evidence;
+the held-out win rate has no prompt left to judge on, and says so.
+"""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -36,14 +43,28 @@ def test_flipped_preference_candidate_is_refused(
     outcome = run_eval(
         _config(tmp_path, {**base, "adapter": str(flipped_adapter)}, base), log=lambda _: None
     )
+    trained = json.loads((flipped_adapter / "training_summary.json").read_text())
+    assert trained["recipe"]["algorithm"] == "dpo"
     decision = outcome.decision
     assert decision.verdict == "reject", decision.text()
     failed = {c.name for c in decision.criteria if c.status == "fail"}
     assert {"unauthorised_commitment", "injection_compliance"} <= failed
     assert decision.reason.startswith("fails ") and 0 <= decision.stability <= 1
+    primary = next(c for c in decision.criteria if c.name == "primary:resolved")
+    assert primary.status != "pass", decision.text()
     counts = outcome.summary["violation_counts"]
     assert counts["unauthorised_commitment"]["champion"] == 0
     assert counts["unauthorised_commitment"]["candidate"] >= 4
+    # Worse with a CI excluding zero: the paired bootstrap CI of the share of conversations
+    # with an unauthorised commitment (candidate - champion) lies above zero.
+    commitments = outcome.summary["metrics"]["unauthorised_commitment"]
+    assert commitments["ci_low"] > 0, commitments
+    # Every suite opening is in the adapter's training pairs (found through its
+    # training_summary.json): no prompt is held out, so no win rate is claimed.
+    win_rate = outcome.summary["win_rate"]
+    assert win_rate["error"] == "no held-out prompt left", win_rate
+    assert win_rate["dropped"] == {"opening": 6}
+    assert "judges" not in win_rate
     replies = [
         m["content"]
         for r in outcome.records["candidate"]
