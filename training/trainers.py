@@ -24,6 +24,7 @@ from training.artifacts import (
 )
 from training.data import load_splits
 from training.hardware import Threads, describe, detect_precision, inherited_threads
+from training.mixed_precision import frozen_linears_return_fp32
 from training.recipes import Recipe, build_trl_config, recipe_dict
 
 Say = Callable[[str], None]
@@ -167,17 +168,18 @@ def train_recipe(
     report_to = recipe.trainer.get("report_to")
     wandb_note = prepare_wandb(report_to, recipe.output_dir, recipe.wandb_project)
     threads = threads or inherited_threads()
-    trainer, datasets = build_trainer(recipe, source, say, threads)
-    main = trainer.accelerator.is_main_process
-    if main and wandb_note:
-        say(wandb_note)
-    if main and checkpoint is not None:
-        say(f"resuming from {checkpoint}")
-    started = time.perf_counter()
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    seconds = time.perf_counter() - started
-    if datasets["eval"] is not None:
-        trainer.evaluate()
+    with frozen_linears_return_fp32():  # CPU bf16 autocast keeps LoRA's small updates
+        trainer, datasets = build_trainer(recipe, source, say, threads)
+        main = trainer.accelerator.is_main_process
+        if main and wandb_note:
+            say(wandb_note)
+        if main and checkpoint is not None:
+            say(f"resuming from {checkpoint}")
+        started = time.perf_counter()
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        seconds = time.perf_counter() - started
+        if datasets["eval"] is not None:
+            trainer.evaluate()
     ranks = rank_reports(trainer)
     trainer.save_model(str(recipe.output_dir))
     summary: dict[str, Any] = {}

@@ -153,8 +153,9 @@ def test_accelerate_configs_name_their_process_count():
 
 
 def _recording_trainer(seen: list[tuple[int, bool]]):
-    """A DPOTrainer noting, per training step, the torch threads and whether the model's first
-    linear layer computed in bf16 (accelerate applies autocast around the forward)."""
+    """A DPOTrainer noting, per training step, the torch threads and whether the first LoRA
+    layer computed in bf16 (accelerate applies autocast around the forward; frozen layers hand
+    back fp32, see training.mixed_precision)."""
     import trl
 
     def note(module, inputs, output):
@@ -162,7 +163,11 @@ def _recording_trainer(seen: list[tuple[int, bool]]):
 
     class Recording(trl.DPOTrainer):
         def training_step(self, model, *args, **kwargs):
-            linear = next(m for m in model.modules() if isinstance(m, torch.nn.Linear))
+            linear = next(
+                m
+                for m in model.modules()
+                if isinstance(m, torch.nn.Linear) and m.weight.requires_grad
+            )
             handle = linear.register_forward_hook(note)
             try:
                 return super().training_step(model, *args, **kwargs)
