@@ -11,8 +11,14 @@ from supportloop.tracking import wandb_credentials, wandb_mode
 
 @pytest.fixture
 def fresh_user(tmp_path, monkeypatch):
-    """No W&B variables and a home without netrc, as on a fresh machine."""
-    for name in [n for n in os.environ if n.startswith("WANDB_")] + ["NETRC"]:
+    """No W&B variables and a home without netrc, as on a fresh machine.
+
+    WANDB_SERVICE stays: it is W&B's token for this process's service, not user settings.
+    Deleting it lets a teardown inside the test stop that service, and monkeypatch then
+    restores the token of a dead socket, which breaks every later `wandb.init` in the session.
+    """
+    user_settings = [n for n in os.environ if n.startswith("WANDB_") and n != "WANDB_SERVICE"]
+    for name in user_settings + ["NETRC"]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     return tmp_path
