@@ -7,34 +7,23 @@ costs a second and a one-line message instead of a stack trace from inside TRL.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from supportloop.errors import UserError
+from training.algorithms import FORMATS, AlgorithmSpec
 
 if TYPE_CHECKING:
     from datasets import Dataset
 
-    from training.recipes import DataSection
 
-ONLINE_RL = ("rloo", "grpo", "ppo")
+class DataSource(Protocol):
+    """A recipe's `data:` section (training.recipes.DataSection, or the PPO worker's copy)."""
 
-# Column sets of the TRL conversational formats (see notes/contracts: preference datasets).
-FORMATS: dict[str, tuple[str, ...]] = {
-    "preference (dpo/reward)": ("prompt", "chosen", "rejected"),
-    "unpaired preference (kto)": ("prompt", "completion", "label"),
-    "conversation (sft)": ("messages",),
-    "prompt-completion (sft)": ("prompt", "completion"),
-    "prompt-only (online RL)": ("prompt",),
-}
-ACCEPTED: dict[str, tuple[str, ...]] = {
-    "sft": ("conversation (sft)", "prompt-completion (sft)"),
-    "reward": ("preference (dpo/reward)",),
-    "dpo": ("preference (dpo/reward)",),
-    "kto": ("unpaired preference (kto)",),
-    "rloo": ("prompt-only (online RL)",),
-    "grpo": ("prompt-only (online RL)",),
-    "ppo": ("prompt-only (online RL)",),
-}
+    path: Path
+    train_split: str
+    eval_split: str | None
+    max_train_samples: int | None
+    max_eval_samples: int | None
 
 
 class DatasetFormatError(UserError):
@@ -49,15 +38,14 @@ def detect_format(columns: list[str]) -> str | None:
     return None
 
 
-def check_format(algorithm: str, columns: list[str], where: str) -> None:
-    """The dataset's own format must be one the algorithm takes; online RL reads any prompts."""
-    accepted = ACCEPTED[algorithm]
+def check_format(spec: AlgorithmSpec, columns: list[str], where: str) -> None:
+    """The dataset's own format must be one the algorithm takes, or hold all it reads."""
     found = detect_format(columns)
-    if found in accepted or (algorithm in ONLINE_RL and "prompt" in columns):
+    if found in spec.formats or (spec.reads and all(c in columns for c in spec.reads)):
         return
-    needs = " or ".join(f"{name} {{{', '.join(FORMATS[name])}}}" for name in accepted)
+    needs = " or ".join(f"{name} {{{', '.join(FORMATS[name])}}}" for name in spec.formats)
     what = f"a {found} dataset" if found else f"columns {sorted(columns)}"
-    raise DatasetFormatError(f"{where} is {what}; {algorithm} needs a {needs} dataset")
+    raise DatasetFormatError(f"{where} is {what}; {spec.name} needs a {needs} dataset")
 
 
 def _load(path: Path, cache_dir: Path | None):
@@ -76,7 +64,7 @@ def _load(path: Path, cache_dir: Path | None):
 
 
 def load_splits(
-    algorithm: str, data: DataSection, cache_dir: Path | None = None
+    spec: AlgorithmSpec, data: DataSource, cache_dir: Path | None = None
 ) -> tuple[Dataset, Dataset | None]:
     """(train, eval-or-None), checked against the algorithm and trimmed to the recipe's caps.
 
@@ -89,7 +77,7 @@ def load_splits(
             f"{data.path} has no split {data.train_split!r} (splits: {', '.join(splits)})"
         )
     train = splits[data.train_split]
-    check_format(algorithm, train.column_names, f"{data.path} [{data.train_split}]")
+    check_format(spec, train.column_names, f"{data.path} [{data.train_split}]")
     if len(train) == 0:
         raise DatasetFormatError(f"{data.path} [{data.train_split}] is empty")
     evaluation = splits.get(data.eval_split) if data.eval_split else None
@@ -99,8 +87,9 @@ def load_splits(
         train = train.select(range(min(data.max_train_samples, len(train))))
     if evaluation is not None and data.max_eval_samples:
         evaluation = evaluation.select(range(min(data.max_eval_samples, len(evaluation))))
-    if algorithm in ONLINE_RL:
+    if spec.reads:
         # Online RL only reads prompts; other columns would be passed to reward functions.
-        train = train.select_columns(["prompt"])
-        evaluation = evaluation.select_columns(["prompt"]) if evaluation is not None else None
+        train = train.select_columns(list(spec.reads))
+        if evaluation is not None:
+            evaluation = evaluation.select_columns(list(spec.reads))
     return train, evaluation

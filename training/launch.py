@@ -1,8 +1,9 @@
-"""How a recipe runs: in this process, under `accelerate launch`, or in the PPO environment.
+"""How a recipe runs: in this process, under `accelerate launch`, or in its algorithm's venv.
 
 `supportloop train` calls `launch(...)`; each process started by `accelerate launch` runs
-`python -m training.launch RECIPE [key=value ...]`, which trains in-process. PPO goes to
-.venv-ppo (TRL 1.12, see training.ppo_worker) with the same recipe and outputs.
+`python -m training.launch RECIPE [key=value ...]`, which trains in-process. An algorithm with
+its own venv (training.algorithms; PPO: .venv-ppo, TRL 1.12, see training.ppo_worker) runs its
+worker there with the same recipe and outputs.
 """
 
 from __future__ import annotations
@@ -18,15 +19,14 @@ from pathlib import Path
 
 from supportloop.config import project_root
 from supportloop.errors import UserError
+from training.algorithms import AlgorithmSpec
 from training.hardware import CHANGE_THREADS, Threads, detect_threads
 from training.rank_exit import run_rank
 from training.recipes import Recipe, load_recipe, recipe_dict, resolve_recipe_path
 
-PPO_VENV = ".venv-ppo"
-
 
 class LaunchError(UserError):
-    """A launch that cannot start: unknown accelerate config, missing PPO environment."""
+    """A launch that cannot start: unknown accelerate config, missing algorithm environment."""
 
 
 def accelerate_config_path(name: str) -> Path:
@@ -49,11 +49,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def ppo_python(root: Path) -> Path:
-    python = root / PPO_VENV / "bin" / "python"
+def venv_python(root: Path, spec: AlgorithmSpec) -> Path:
+    """The interpreter of an algorithm's own virtualenv (PPO: .venv-ppo)."""
+    python = root / spec.venv / "bin" / "python"
+    note = f" ({spec.note})" if spec.note else ""
     if not python.is_file():
         raise LaunchError(
-            f"the ppo recipe runs in {root / PPO_VENV} (TRL 1.12), which is missing: "
+            f"the {spec.name} recipe runs in {root / spec.venv}{note}, which is missing: "
             "run `bash scripts/setup.sh`"
         )
     return python
@@ -65,10 +67,10 @@ def _env(root: Path) -> dict[str, str]:
     return env
 
 
-def ppo_spec(recipe: Recipe, source: str) -> Path:
-    """The validated recipe as JSON for the worker (paths already resolved)."""
+def worker_spec(recipe: Recipe, source: str) -> Path:
+    """The validated recipe as JSON for a venv's worker (paths already resolved)."""
     recipe.output_dir.mkdir(parents=True, exist_ok=True)
-    spec = recipe.output_dir / "ppo_recipe.json"
+    spec = recipe.output_dir / f"{recipe.algorithm}_recipe.json"
     spec.write_text(json.dumps({"recipe": recipe_dict(recipe), "source": source}, indent=2))
     return spec
 
@@ -76,9 +78,9 @@ def ppo_spec(recipe: Recipe, source: str) -> Path:
 def command(recipe: Recipe, source: str, overrides: list[str], accelerate: str | None) -> list[str]:
     """The argv that runs this recipe (empty when it runs in this process)."""
     root = project_root()
-    if recipe.algorithm == "ppo":
-        python = ppo_python(root)
-        target = ["-m", "training.ppo_worker", str(ppo_spec(recipe, source))]
+    if recipe.spec.worker:
+        python = venv_python(root, recipe.spec)
+        target = ["-m", recipe.spec.worker, str(worker_spec(recipe, source))]
     elif accelerate:
         python = Path(sys.executable)
         target = ["-m", "training.launch", source, *overrides]
@@ -134,8 +136,8 @@ def launch(recipe_name: str, overrides: list[str], accelerate: str | None = None
 
     source = str(resolve_recipe_path(recipe_name))
     recipe = load_recipe(source, overrides)
-    if recipe.algorithm == "ppo" and recipe.resume:
-        raise LaunchError("ppo (TRL 1.12 experimental) cannot resume from a checkpoint")
+    if recipe.resume and not recipe.spec.resumable:
+        raise LaunchError(f"{recipe.spec.label} cannot resume from a checkpoint")
     resume_point(recipe)  # refuse to mix runs here, not once per spawned process
     argv = command(recipe, source, overrides, accelerate)
     processes = accelerate_processes(accelerate) if accelerate else 1

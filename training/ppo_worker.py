@@ -21,6 +21,7 @@ from typing import Any
 
 from supportloop.errors import UserError
 from supportloop.runs import CACHE_DIR
+from training.algorithms import ALGORITHMS
 from training.artifacts import finish_wandb, prepare_wandb, rank_reports, write_training_outputs
 from training.data import load_splits
 from training.models import load_tokenizer, resolve_model
@@ -29,6 +30,7 @@ from training.reward import load_reward_model
 from training.trl_options import build_config
 
 PAD_FALLBACK = "<|pad|>"
+PPO = ALGORITHMS["ppo"]
 
 
 def distinct_pad_token(tokenizer) -> bool:
@@ -76,16 +78,15 @@ def train_ppo(recipe: dict[str, Any], source: str) -> dict[str, Any]:
     """Build TRL 1.12's PPOTrainer from a validated recipe dict, train, save like other recipes."""
     import torch
     from transformers import AutoModelForCausalLM
-    from trl.experimental.ppo import PPOConfig, PPOTrainer
 
     output_dir = Path(recipe["output_dir"])
     if recipe["resume"]:
-        raise UserError("ppo (TRL 1.12 experimental) cannot resume from a checkpoint; start anew")
+        raise UserError(f"{PPO.label} cannot resume from a checkpoint; start anew")
     trainer_options = dict(recipe["trainer"])
     if not torch.cuda.is_available():  # TRL 1.12's PPO breaks under CPU bf16 autocast
         trainer_options.setdefault("bf16", False)
     args = build_config(
-        PPOConfig,
+        PPO.config_class(),
         trainer_options,
         str(output_dir),
         source,
@@ -94,7 +95,7 @@ def train_ppo(recipe: dict[str, Any], source: str) -> dict[str, Any]:
     )
     wandb_note = prepare_wandb(args.report_to, output_dir, recipe["wandb_project"])
     data = SimpleNamespace(**{**recipe["data"], "path": Path(recipe["data"]["path"])})
-    train, evaluation = load_splits("ppo", data, output_dir / CACHE_DIR)
+    train, evaluation = load_splits(PPO, data, output_dir / CACHE_DIR)
     tokenizer = load_tokenizer(recipe["model"]["name"], padding_side="left")  # for generation
     added = distinct_pad_token(tokenizer)
     name, dtype = recipe["model"]["name"], recipe["model"]["dtype"]
@@ -114,7 +115,7 @@ def train_ppo(recipe: dict[str, Any], source: str) -> dict[str, Any]:
 
         peft_config = lora(recipe["peft"], "CAUSAL_LM")
         value = get_peft_model(value, lora(recipe["peft"], "SEQ_CLS"))
-    trainer = PPOTrainer(
+    trainer = PPO.trainer_class()(
         args=args,
         processing_class=tokenizer,
         model=policy,

@@ -1,4 +1,4 @@
-"""Run a recipe with TRL's own trainer (SFT, Reward, DPO, KTO, RLOO, GRPO) and a LoRA adapter.
+"""Run a recipe with its algorithm's own TRL trainer (training.algorithms) and a LoRA adapter.
 
 This is the function every launch path ends in: `supportloop train` in-process, and each
 process of an `accelerate launch` (see training.launch). PPO runs in its own environment
@@ -44,7 +44,7 @@ def lora_config(recipe: Recipe):
         lora_dropout=section.lora_dropout,
         target_modules=section.target_modules,
         modules_to_save=section.modules_to_save,
-        task_type="SEQ_CLS" if recipe.algorithm == "reward" else "CAUSAL_LM",
+        task_type=recipe.spec.task_type,
     )
 
 
@@ -93,23 +93,10 @@ def check_inputs(recipe: Recipe) -> None:
     """
     from training.models import load_tokenizer
 
-    load_splits(recipe.algorithm, recipe.data)
+    load_splits(recipe.spec, recipe.data)
     load_tokenizer(recipe.model.name)
-    if recipe.algorithm != "ppo":  # the PPO worker has no QLoRA path
+    if recipe.spec.venv is None:  # workers in their own venv (PPO) have no QLoRA path
         quantization_config(recipe)
-
-
-def _trainer_class(algorithm: str):
-    import trl
-
-    return {
-        "sft": trl.SFTTrainer,
-        "reward": trl.RewardTrainer,
-        "dpo": trl.DPOTrainer,
-        "kto": trl.KTOTrainer,
-        "rloo": trl.RLOOTrainer,
-        "grpo": trl.GRPOTrainer,
-    }[algorithm]
 
 
 def build_trainer(
@@ -123,8 +110,8 @@ def build_trainer(
     from training.models import load_tokenizer, resolve_model
 
     args = build_trl_config(recipe, source)
-    train, evaluation = load_splits(recipe.algorithm, recipe.data, recipe.output_dir / CACHE_DIR)
-    online = recipe.algorithm in ("rloo", "grpo")
+    train, evaluation = load_splits(recipe.spec, recipe.data, recipe.output_dir / CACHE_DIR)
+    online = recipe.spec.needs_reward
     tokenizer = load_tokenizer(recipe.model.name, padding_side="left" if online else "right")
     if args.model_init_kwargs is None:
         args.model_init_kwargs = {"dtype": recipe.model.dtype}
@@ -153,7 +140,7 @@ def build_trainer(
     if args.process_index == 0:
         machine = describe(threads or inherited_threads(), detect_precision(recipe.trainer))
         say(f"{recipe.algorithm}: {recipe.model.name} on {rows}, {adapter}; {machine}")
-    trainer = _trainer_class(recipe.algorithm)(**kwargs)
+    trainer = recipe.spec.trainer_class()(**kwargs)
     return trainer, {"train": train, "eval": evaluation}
 
 

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from training import hardware
+from training.algorithms import AlgorithmSpec
 from training.hardware import Precision, Threads, choose_precision, choose_threads
 from training.launch import LaunchError, accelerate_processes, cpu_threads, launch
 from training.trl_options import device_defaults
@@ -191,7 +192,7 @@ def test_a_real_run_trains_with_what_was_chosen(
     _machine(monkeypatch, cores=2, load=0.0, flags=flags)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     seen: list[tuple[int, bool]] = []
-    monkeypatch.setattr("training.trainers._trainer_class", lambda name: _recording_trainer(seen))
+    monkeypatch.setattr(AlgorithmSpec, "trainer_class", lambda spec: _recording_trainer(seen))
     run = tmp_path / "dpo"
     overrides = recipe_kit.quick(tiny_model, datasets_dir["pairs"], run, steps=2)
     overrides += ["trainer.max_length=64", "data.eval_split=null", *settings]
