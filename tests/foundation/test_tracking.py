@@ -18,7 +18,7 @@ def fresh_user(tmp_path, monkeypatch):
     restores the token of a dead socket, which breaks every later `wandb.init` in the session.
     """
     user_settings = [n for n in os.environ if n.startswith("WANDB_") and n != "WANDB_SERVICE"]
-    for name in user_settings + ["NETRC"]:
+    for name in [*user_settings, "NETRC"]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     return tmp_path
