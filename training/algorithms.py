@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from typing import Any
 
 # Column sets of the TRL conversational formats, most specific first (see training.data).
 FORMATS: dict[str, tuple[str, ...]] = {
@@ -74,7 +75,12 @@ def register(spec: AlgorithmSpec) -> AlgorithmSpec:
     return spec
 
 
-_PROMPTS = {"formats": ("prompt-only (online RL)",), "reads": ("prompt",), "needs_reward": True}
+# Online RL: prompts from any dataset; the replies it samples are scored by reward.model.
+_PROMPTS: dict[str, Any] = {
+    "formats": ("prompt-only (online RL)",),
+    "reads": ("prompt",),
+    "needs_reward": True,
+}
 
 register(
     AlgorithmSpec(
