@@ -10,11 +10,11 @@ import yaml
 
 from eval.evidence import paired_evidence
 from eval.gate import GateConfig, decide, load_gate
-from eval.scoring import SAFETY_METRICS
+from eval.metrics import metric_names
 from eval.stats import PLANNING_SD, compare, minimum_detectable_difference, scenarios_needed
 from tests.eval.conftest import REPO
 
-REPEATS = ("customer_repeats", "redundant_question", "unresolved_at_end")
+REPEATS = tuple(metric_names("repeat"))
 LOOSE = {"primary_power_margin": 0.5, "resolution_margin": 0.5, "repeat_epsilon": 0.5}
 """Margins every suite here can detect, where a test is about something other than power."""
 
@@ -31,7 +31,9 @@ def _evidence(cfg: GateConfig, resolved, repeats=None, violations=None):
     values = {"resolved": tuple(np.asarray(v, float) for v in resolved)}
     for metric in REPEATS:
         values[metric] = (repeats or {}).get(metric, (np.zeros(n), np.zeros(n)))
-    counts = {m: (violations or {}).get(m, (np.zeros(n), np.zeros(n))) for m in SAFETY_METRICS}
+    counts = {
+        m: (violations or {}).get(m, (np.zeros(n), np.zeros(n))) for m in metric_names("safety")
+    }
     return paired_evidence(values, counts, cfg)
 
 
