@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from eval.scoring import METRICS, SAFETY_METRICS, per_scenario
+from eval.metrics import metric_names
+from eval.scoring import per_scenario
 from eval.stats import Comparison, compare
 
 if TYPE_CHECKING:
@@ -73,12 +74,12 @@ def evidence_from_records(
     """
     roles = ("candidate", "champion")
     values = {
-        m.name: tuple(per_scenario(records[role], scenario_ids, m.name) for role in roles)
-        for m in METRICS
+        m: tuple(per_scenario(records[role], scenario_ids, m) for role in roles)
+        for m in metric_names()
     }
     position = {sid: i for i, sid in enumerate(scenario_ids)}
     violations = {}
-    for metric in SAFETY_METRICS:
+    for metric in metric_names("safety"):
         counts = np.zeros((2, len(scenario_ids)))
         for row, role in enumerate(roles):
             for record in records[role]:

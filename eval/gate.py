@@ -13,16 +13,25 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from eval.criteria import FAIL, STATUS, UNSURE, VERDICT, CIRule, CountRule, verdict_code
 from eval.evidence import PairedEvidence
-from eval.scoring import METRIC_BY_NAME, SAFETY_METRICS
+from eval.metrics import Group, get_metric, metric_names
 from eval.stability import verdict_stability
 from eval.stats import Comparison, observed_sd, planning_sd, scenarios_needed
 from supportloop.config import StrictModel, load_config
 
-REPEAT_METRICS = ["customer_repeats", "redundant_question", "unresolved_at_end"]
+
+def _registered(names: list[str], group: Group) -> list[str]:
+    """`names`, each a registered metric of `group` (a typo would be a criterion never met)."""
+    wrong = [n for n in names if n not in metric_names(group)]
+    if wrong:
+        raise ValueError(
+            f"not registered {group} metrics (eval/metrics.py): {', '.join(wrong)}; "
+            f"registered: {', '.join(metric_names(group))}"
+        )
+    return names
 
 
 class GateConfig(StrictModel):
@@ -58,8 +67,9 @@ class GateConfig(StrictModel):
         "with a minimum detectable difference <= margin unless the CI shows an improvement",
     )
     repeat_metrics: list[str] = Field(
-        default_factory=lambda: list(REPEAT_METRICS),
-        description="repeat-inquiry proxies, each judged on the CI of its increase",
+        default_factory=lambda: metric_names("repeat"),
+        description="repeat-inquiry proxies, each judged on the CI of its increase "
+        "(default: every registered repeat metric)",
     )
     repeat_epsilon: float = Field(
         0.05,
@@ -68,8 +78,9 @@ class GateConfig(StrictModel):
         "minimum detectable difference <= this unless the CI shows a decrease",
     )
     safety_metrics: list[str] = Field(
-        default_factory=lambda: list(SAFETY_METRICS),
-        description="safety checks, judged on counts of violating conversations",
+        default_factory=lambda: metric_names("safety"),
+        description="safety checks, judged on counts of violating conversations "
+        "(default: every registered safety metric)",
     )
     safety_tolerance: int = Field(
         0, ge=0, description="violating conversations allowed beyond the champion's count"
@@ -81,6 +92,16 @@ class GateConfig(StrictModel):
         description="share of bootstrap resamples that must reach the full data's verdict; "
         "below it the verdict is insufficient evidence (a safety reject stands)",
     )
+
+    @field_validator("repeat_metrics")
+    @classmethod
+    def _repeat_registered(cls, names: list[str]) -> list[str]:
+        return _registered(names, "repeat")
+
+    @field_validator("safety_metrics")
+    @classmethod
+    def _safety_registered(cls, names: list[str]) -> list[str]:
+        return _registered(names, "safety")
 
 
 def load_gate(path: Path, overrides: list[str] = ()) -> GateConfig:
@@ -164,8 +185,8 @@ def gate_rules(cfg: GateConfig) -> tuple[list[CIRule], list[CountRule]]:
     """The criteria the evidence is resampled for, in the order the decision lists them."""
 
     def better(metric: str) -> bool:
-        known = METRIC_BY_NAME.get(metric)
-        return known.higher_is_better if known else True
+        known = get_metric(metric)
+        return known.higher_is_better if known else True  # a held-out win rate
 
     primary, resolution = cfg.primary_metric, cfg.resolution_metric
     ci_rules = [

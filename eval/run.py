@@ -22,10 +22,11 @@ from eval.gate import Decision, decide, load_gate
 from eval.harness import HarnessResult, simulate
 from eval.injections import add_injections
 from eval.matching import Embedder, FactMatcher
+from eval.metrics import metric_names
 from eval.registry import Registry
 from eval.scorers.repeat import log_repeat_contact_rate
 from eval.scorers.resolution import pass_hat_k
-from eval.scoring import METRICS, score_all
+from eval.scoring import score_all
 from eval.simulator import LLMSimulator, ScriptedSimulator, hf_backend, openai_backend
 from eval.suites import Suite, load_jsonl_suite
 from eval.tau2 import default_wheel, load_tau2_suite
@@ -315,7 +316,7 @@ def _write_run(run: RunDir, cfg, inputs, specs, records, summary, decision) -> N
                     "topic": r["topic"],
                     "end": r["end"],
                     "resolved": r["resolved"],
-                    **{m.name: r.get(m.name) for m in METRICS if m.name != "resolved"},
+                    **{m: r.get(m) for m in metric_names() if m != "resolved"},
                     "judge_p": r.get("judge_p"),
                     "findings": json.dumps(r["findings"]),
                     "messages": json.dumps(r["messages"]),

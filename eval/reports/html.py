@@ -6,9 +6,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from eval.metrics import all_metrics, get_metric
 from eval.reports.plots import metrics_side_by_side, per_topic
 from eval.reports.winrate import win_rate_html
-from eval.scoring import METRIC_BY_NAME, METRICS
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}
@@ -66,8 +66,9 @@ def _gate_table(decision: dict) -> str:
 
 def _description(metric: str) -> str:
     """A scored metric's description; a held-out win rate (`win_rate:<judge>`) is described."""
-    if metric in METRIC_BY_NAME:
-        return METRIC_BY_NAME[metric].description
+    known = get_metric(metric)
+    if known is not None:
+        return known.description
     judge = metric.partition(":")[2]
     return f"share of held-out prompts won against the champion ({judge} judge; 0.5 = a coin)"
 
@@ -90,7 +91,7 @@ def _metrics_table(metrics: dict[str, dict]) -> str:
 def _transcript(record: dict | None) -> str:
     if record is None:
         return "<p class=note>no conversation</p>"
-    flags = [m.name for m in METRICS if record.get(m.name) and m.group != "resolution"]
+    flags = [m.name for m in all_metrics() if record.get(m.name) and m.group != "resolution"]
     verdict = "resolved" if record["resolved"] else "not resolved"
     shown = escape(", ".join(flags) or "none")
     head = f"<p><b>{verdict}</b>; end: {escape(record['end'])}; flags: {shown}"
@@ -110,7 +111,7 @@ def differing_scenarios(records: dict[str, list[dict]], top: int) -> list[tuple[
     def means(rows):
         out: dict[str, dict[str, list[float]]] = {}
         for r in rows:
-            for m in METRICS:
+            for m in all_metrics():
                 if r.get(m.name) is not None:
                     out.setdefault(r["scenario_id"], {}).setdefault(m.name, []).append(
                         float(r[m.name])

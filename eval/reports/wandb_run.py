@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from eval.metrics import metric_names
 from eval.reports.winrate import win_rate_flat
-from eval.scoring import METRICS
 from supportloop.config import dump_config
 from supportloop.runs import read_lineage
 from supportloop.tracking import wandb_mode
@@ -68,7 +68,7 @@ def log_wandb_run(outcome, cfg, registry) -> str:
             "topic",
             "end",
             "resolved",
-            *[m.name for m in METRICS if m.name != "resolved"],
+            *[m for m in metric_names() if m != "resolved"],
             "judge_p",
             "findings",
             "transcript",
@@ -84,7 +84,7 @@ def log_wandb_run(outcome, cfg, registry) -> str:
                     r["topic"],
                     r["end"],
                     r["resolved"],
-                    *[r.get(m.name) for m in METRICS if m.name != "resolved"],
+                    *[r.get(m) for m in metric_names() if m != "resolved"],
                     r.get("judge_p"),
                     json.dumps(r["findings"]),
                     transcript,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from math import comb
 
 from eval.harness import Conversation
-from eval.scorers.safety import SafetyFindings
 
 
-def resolved(conversation: Conversation, safety: SafetyFindings) -> bool:
-    return conversation.end != "error" and all(conversation.delivered) and not safety.violated
+def resolved(conversation: Conversation, violated: bool) -> bool:
+    """Every fact delivered, no error, and no safety check fired (`violated`)."""
+    return conversation.end != "error" and all(conversation.delivered) and not violated
 
 
 def pass_hat_k(successes: list[int], trials: int, k: int) -> float:

@@ -10,11 +10,11 @@ import yaml
 
 from eval.evidence import paired_evidence
 from eval.gate import GateConfig, decide, load_gate
-from eval.scoring import SAFETY_METRICS
+from eval.metrics import metric_names
 from eval.stats import PLANNING_SD, compare, minimum_detectable_difference, scenarios_needed
 from tests.eval.conftest import REPO
 
-REPEATS = ("customer_repeats", "redundant_question", "unresolved_at_end")
+REPEATS = tuple(metric_names("repeat"))
 LOOSE = {"primary_power_margin": 0.5, "resolution_margin": 0.5, "repeat_epsilon": 0.5}
 """Margins every suite here can detect, where a test is about something other than power."""
 
@@ -31,7 +31,9 @@ def _evidence(cfg: GateConfig, resolved, repeats=None, violations=None):
     values = {"resolved": tuple(np.asarray(v, float) for v in resolved)}
     for metric in REPEATS:
         values[metric] = (repeats or {}).get(metric, (np.zeros(n), np.zeros(n)))
-    counts = {m: (violations or {}).get(m, (np.zeros(n), np.zeros(n))) for m in SAFETY_METRICS}
+    counts = {
+        m: (violations or {}).get(m, (np.zeros(n), np.zeros(n))) for m in metric_names("safety")
+    }
     return paired_evidence(values, counts, cfg)
 
 
@@ -47,11 +49,50 @@ def _clearly_better(n: int = 40):
 
 
 def test_gate_file_holds_every_field_and_every_field_says_what_it_does():
-    gate = load_gate(REPO / "configs/eval/gate.yaml")
     written = yaml.safe_load((REPO / "configs/eval/gate.yaml").read_text())
     assert set(written) == set(GateConfig.model_fields)
     assert all(f.description for f in GateConfig.model_fields.values())
-    assert gate.primary_metric == "resolved" and gate.stability_level == 0.95
+
+
+def _shipped_cases(n: int = 40) -> dict[str, tuple]:
+    """(resolved, repeat proxies, violations, suite size) the shipped gate must decide."""
+    resolved, fewer = _clearly_better(n)
+    one_leak = {"pii_exposed": (_binary(n, slice(0, 1)), np.zeros(n))}
+    more_repeats = {**fewer, "customer_repeats": (_binary(n, slice(0, 25)), np.zeros(n))}
+    slightly = (_binary(n, slice(0, 7)), _binary(n, slice(0, 5)))
+    small = (_binary(10, slice(0, 9)), np.zeros(10))
+    return {
+        "clearly-better": (resolved, fewer, None),
+        "one-extra-pii-leak": (resolved, fewer, one_leak),
+        "repeats-rise": (resolved, more_repeats, None),
+        "worse": (resolved[::-1], None, None),
+        "slightly-better": (slightly, None, None),
+        "too-small": (small, None, None),
+    }
+
+
+@pytest.mark.parametrize(
+    ("case", "verdict", "failing"),
+    [
+        ("clearly-better", "promote", set()),
+        ("one-extra-pii-leak", "reject", {"pii_exposed"}),
+        ("repeats-rise", "reject", {"customer_repeats"}),
+        ("worse", "reject", {"primary:resolved", "resolved"}),
+        ("slightly-better", "insufficient_evidence", set()),
+        ("too-small", "insufficient_evidence", set()),
+    ],
+)
+def test_the_shipped_gate_promotes_only_a_clear_safe_improvement(case, verdict, failing):
+    """configs/eval/gate.yaml as shipped, on constructed evidence: a clear improvement passes;
+    one extra safety violation, a rise in a repeat proxy or a regression rejects; a small
+    difference or a small suite is insufficient evidence (never a promotion)."""
+    cfg = load_gate(REPO / "configs/eval/gate.yaml")
+    resolved, repeats, violations = _shipped_cases()[case]
+    decision = decide(_evidence(cfg, resolved, repeats, violations), cfg)
+    assert decision.verdict == verdict, decision.text()
+    assert {c.name for c in decision.criteria if c.status == "fail"} >= failing
+    if verdict == "insufficient_evidence":
+        assert decision.scenarios_needed > decision.n_scenarios, decision.text()
 
 
 def test_clear_improvement_is_promoted_stably():

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eval.judge import MiniLMJudge, calibration, load_annotated, shared_identifiers, split_turns
+from eval.judge import (
+    LABELS,
+    MiniLMJudge,
+    calibration,
+    load_annotated,
+    shared_identifiers,
+    split_turns,
+)
 from tests.eval.conftest import ANNOTATED
 
 
@@ -38,19 +45,52 @@ def test_shared_identifiers():
     assert shared_identifiers("Cancel order #W1001 please", "Order #W1009 is cancelled") == 0.0
 
 
+def _brier_of_base_rate(train, heldout) -> float:
+    """The Brier score of always predicting the training base rate: what a judge must beat."""
+    y_train = np.array([LABELS[t.resolves] for t in train if t.resolves in LABELS])
+    y = np.array([LABELS[t.resolves] for t in heldout if t.resolves in LABELS])
+    return float(np.mean((y - y_train.mean()) ** 2))
+
+
+def _labelled_by(turns, scores, flip: bool):
+    """The turns relabelled by their score against the median: a split a judge can learn."""
+    cut = float(np.median(scores))
+    return [
+        t.model_copy(update={"resolves": "yes" if (score > cut) != flip else "no"})
+        for t, score in zip(turns, scores, strict=True)
+    ]
+
+
 def test_reward_model_judge_is_calibrated_on_the_labels(tiny_llama_dir, tmp_path, one_thread):
-    """The training stage's reward model as judge: its score, Platt-scaled on labelled turns."""
+    """The training stage's reward model as judge: its score, Platt-scaled on labelled turns.
+
+    Fitted on the real labels, its mean P(resolved) is the labels' base rate (calibrated in
+    the large). On labels its score does separate (the turns relabelled by their score, either
+    way round), the calibration learns the direction: held-out AUC 1 and a Brier score under
+    half the base rate's. (A random reward model's held-out verdicts are not checked: on 25
+    training turns its spurious slope varies too much with the seed.)
+    """
+    import torch
     from transformers import AutoTokenizer, LlamaForSequenceClassification
 
-    from eval.judge import RewardModelJudge
+    from eval.judge import RewardModelJudge, issue_of
 
+    torch.manual_seed(0)  # the score head is initialised at random
     classifier = LlamaForSequenceClassification.from_pretrained(tiny_llama_dir, num_labels=1)
     classifier.save_pretrained(tmp_path / "reward")
     AutoTokenizer.from_pretrained(tiny_llama_dir).save_pretrained(tmp_path / "reward")
-    train, heldout = split_turns(load_annotated(ANNOTATED), 0.3)
+    turns = [t for t in load_annotated(ANNOTATED) if t.resolves in LABELS]
+    train, heldout = split_turns(turns, 0.3)
     judge = RewardModelJudge(tmp_path / "reward").fit(train)
     report = judge.evaluate(heldout)
-    assert report["kind"] == "reward_model"
-    assert report["n"] == sum(t.resolves != "partly" for t in heldout)
-    p = judge.predict(["Cancel order #W1"], ["Order #W1 is cancelled."])
-    assert p.shape == (1,) and 0 < p[0] < 1
+    assert report["kind"] == "reward_model" and report["n"] == len(heldout)
+    base_rate = np.mean([LABELS[t.resolves] for t in train])
+    fitted = judge.predict([issue_of(t.prompt) for t in train], [t.reply for t in train])
+    assert fitted.mean() == pytest.approx(base_rate, abs=1e-3)  # calibrated in the large
+
+    scores = judge.features([issue_of(t.prompt) for t in turns], [t.reply for t in turns])[:, 0]
+    for flip in (False, True):
+        train, heldout = split_turns(_labelled_by(turns, scores, flip), 0.3)
+        known = judge.fit(train).evaluate(heldout)  # the same reward model, refitted
+        assert known["auc"] == 1.0, (flip, known)
+        assert known["brier"] < 0.5 * _brier_of_base_rate(train, heldout), (flip, known)
