@@ -36,7 +36,7 @@ from feedback.argilla.settings import (
 )
 from feedback.assistant_prompt import PromptSettings, turn_prompt
 from supportloop.errors import UserError
-from training.generate import Candidate, normalise
+from training.sampling import Candidate, normalise
 
 CandidateFn = Callable[[list[list[dict]], list[str | None]], list[list[Candidate]]]
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from pydantic import ConfigDict, Field
 
 from supportloop.config import ProjectPath, StrictModel
-from training.generate import SamplingConfig
+from training.sampling import SamplingConfig
 
 if TYPE_CHECKING:
     import argilla as rg

@@ -21,7 +21,7 @@ from feedback.argilla.settings import (
     question_names,
 )
 from feedback.argilla.stack import StackConfig, ensure_credentials
-from training.generate import Candidate
+from training.sampling import Candidate
 
 
 def _cands(*texts: str) -> list[Candidate]:
