@@ -10,8 +10,8 @@ from pydantic import Field
 from feedback.assistant_prompt import PromptSettings
 from supportloop.config import ProjectPath, StrictModel
 from supportloop.runs import file_fingerprint
-from training.generate import SamplingConfig
 from training.models import SMOLLM2_ALIAS
+from training.sampling import SamplingConfig
 
 
 class ModelSpec(StrictModel):

@@ -8,41 +8,24 @@ several times faster than one prompt at a time.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
-from supportloop.config import StrictModel
 from training.models import load_causal_lm, load_tokenizer
+from training.sampling import Candidate, SamplingConfig, normalise
 
 Message = dict[str, str]
-_WHITESPACE = re.compile(r"\s+")
-
-
-class SamplingConfig(StrictModel):
-    """How replies are sampled; the same settings make eval runs comparable."""
-
-    num_candidates: int = 2
-    max_new_tokens: int = 96
-    temperature: float = 0.8
-    top_p: float = 0.95
-    do_sample: bool = True
-    batch_size: int = 8
-    seed: int = 0
-    max_prompt_tokens: int = 1024
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One reply shown to annotators; `source` is "logged" or "generated"."""
-
-    candidate_id: str
-    text: str
-    source: str
+__all__ = [
+    "Candidate",
+    "SamplingConfig",
+    "generate_candidates",
+    "generate_replies",
+    "load_policy",
+    "normalise",
+]
 
 
 def load_policy(model: str, adapter: str | Path | None = None) -> tuple[Any, Any]:
@@ -113,11 +96,6 @@ def generate_replies(
             own = [t.strip() for t in texts[row * sequences : (row + 1) * sequences]]
             replies[index] = own * (num_return_sequences // sequences)
     return replies
-
-
-def normalise(text: str) -> str:
-    """Whitespace-insensitive, case-insensitive form used to collapse identical candidates."""
-    return _WHITESPACE.sub(" ", text).strip().casefold()
 
 
 def generate_candidates(

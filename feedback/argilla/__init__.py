@@ -9,8 +9,10 @@
     supportloop argilla down
 
 Modules: `stack` (processes, credentials), `server/` (runs inside .venv-argilla-server: entry
-point + osmem search-engine adapter), `connection` (env or credentials file), `settings`
-(config -> Argilla settings), `push`, `pull`, `agreement`, `webhooks`, `simulate`.
+point + osmem search-engine adapter), `connection` (env or credentials file), `network`
+(timeouts, retries, one-line errors) with `rest` (requests session) and `sdk` (the argilla
+client), `settings` (config -> Argilla settings), `push`, `pull`, `agreement`, `webhooks`,
+`simulate`.
 With ARGILLA_API_URL / ARGILLA_API_KEY (and ARGILLA_WORKSPACE) set, push/pull/listen talk to
 that server (stock Argilla with Elasticsearch, an HF Space) and nothing is started.
 """

@@ -3,7 +3,8 @@
 `ARGILLA_API_URL` + `ARGILLA_API_KEY` in the environment win (stock Argilla, an HF Space); the
 embedded stack is never started then. Otherwise the credentials file written by
 `supportloop argilla up` (mode 0600) supplies the URL and the keys. Keys are kept out of
-`repr` so they never land in logs or tracebacks.
+`repr` so they never land in logs or tracebacks. Both ways to call the server (the SDK client
+and the REST session) come from here, with the config's `network:` timeouts and retries.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import requests
-
+from feedback.argilla.network import NetworkConfig
 from supportloop.errors import UserError
 
 if TYPE_CHECKING:
     import argilla as rg
+
+    from feedback.argilla.rest import ArgillaSession
 
 
 class ArgillaConnectionError(UserError):
@@ -34,31 +36,37 @@ class Connection:
     username: str | None
     api_key: str = field(repr=False)
     workspace: str | None = None
+    network: NetworkConfig = field(default_factory=NetworkConfig, compare=False)
 
     def client(self) -> rg.Argilla:
-        import argilla as rg
+        """The SDK client (it checks the key at once); failures raise `ArgillaHTTPError`."""
+        from feedback.argilla.sdk import make_client
 
-        return rg.Argilla(api_url=self.api_url, api_key=self.api_key, timeout=120)
+        return make_client(self.api_url, self.api_key, self.network)
 
-    def session(self) -> requests.Session:
+    def session(self) -> ArgillaSession:
         """A `requests` session for the REST calls the SDK does not cover (rankings, status)."""
-        session = requests.Session()
-        session.headers["X-Argilla-Api-Key"] = self.api_key
-        return session
+        from feedback.argilla.rest import ArgillaSession
+
+        return ArgillaSession(self.api_key, self.network)
 
 
 def external_server() -> bool:
     return bool(os.environ.get("ARGILLA_API_URL") and os.environ.get("ARGILLA_API_KEY"))
 
 
-def connect(credentials_file: Path, username: str | None = None) -> Connection:
+def connect(
+    credentials_file: Path, username: str | None = None, network: NetworkConfig | None = None
+) -> Connection:
     """The owner's connection (or `username`'s): from env when set, else the credentials file."""
+    network = network or NetworkConfig()
     if external_server() and username is None:
         return Connection(
             os.environ["ARGILLA_API_URL"].rstrip("/"),
             None,
             os.environ["ARGILLA_API_KEY"],
             os.environ.get("ARGILLA_WORKSPACE"),
+            network,
         )
     if not credentials_file.is_file():
         raise ArgillaConnectionError(
@@ -69,7 +77,9 @@ def connect(credentials_file: Path, username: str | None = None) -> Connection:
     name = username or data["owner"]
     if name not in data["users"]:
         raise ArgillaConnectionError(f"{credentials_file}: no user {name!r}")
-    return Connection(data["api_url"], name, data["users"][name]["api_key"], data["workspace"])
+    return Connection(
+        data["api_url"], name, data["users"][name]["api_key"], data["workspace"], network
+    )
 
 
 def annotators(credentials_file: Path) -> list[str]:

@@ -23,6 +23,7 @@ from datasets import Dataset, Features, Sequence, Value
 
 from feedback.argilla import display
 from feedback.argilla.connection import Connection
+from feedback.argilla.rest import check
 from feedback.argilla.settings import (
     CONVERSATION_FIELD,
     CORRECTION_QUESTION,
@@ -69,9 +70,8 @@ def find_dataset(connection: Connection, config: ArgillaConfig) -> dict[str, Any
     """The dataset's REST description (id, last_activity_at...), by name and workspace."""
     session = connection.session()
     workspace = config.workspace or connection.workspace
-    reply = session.get(f"{connection.api_url}/api/v1/me/datasets")
-    reply.raise_for_status()
-    workspaces = session.get(f"{connection.api_url}/api/v1/me/workspaces").json()["items"]
+    reply = check(session.get(f"{connection.api_url}/api/v1/me/datasets"))
+    workspaces = check(session.get(f"{connection.api_url}/api/v1/me/workspaces")).json()["items"]
     ws_ids = {w["id"] for w in workspaces if workspace is None or w["name"] == workspace}
     for dataset in reply.json()["items"]:
         if dataset["name"] == config.dataset and dataset["workspace_id"] in ws_ids:
@@ -85,8 +85,7 @@ def _usernames(connection: Connection, workspace_id: str) -> dict[str, str]:
     reply = session.get(f"{connection.api_url}/api/v1/users")
     if reply.status_code != 200:
         reply = session.get(f"{connection.api_url}/api/v1/workspaces/{workspace_id}/users")
-    reply.raise_for_status()
-    return {u["id"]: u["username"] for u in reply.json()["items"]}
+    return {u["id"]: u["username"] for u in check(reply).json()["items"]}
 
 
 def iter_records(
@@ -100,8 +99,7 @@ def iter_records(
             f"{connection.api_url}/api/v1/datasets/{dataset_id}/records",
             params={**params, "offset": offset, "limit": PAGE_SIZE},
         )
-        reply.raise_for_status()
-        page = reply.json()["items"]
+        page = check(reply).json()["items"]
         records += page
         if len(page) < PAGE_SIZE:
             return records

@@ -23,6 +23,8 @@ from typing import Any
 
 from feedback.argilla import display
 from feedback.argilla.connection import Connection
+from feedback.argilla.rest import check
+from feedback.argilla.sdk import sdk_errors
 from feedback.argilla.settings import (
     CONVERSATION_FIELD,
     INTERNAL_METADATA,
@@ -36,7 +38,7 @@ from feedback.argilla.settings import (
 )
 from feedback.assistant_prompt import PromptSettings, turn_prompt
 from supportloop.errors import UserError
-from training.generate import Candidate, normalise
+from training.sampling import Candidate, normalise
 
 CandidateFn = Callable[[list[list[dict]], list[str | None]], list[list[Candidate]]]
 
@@ -165,8 +167,8 @@ def ensure_dataset(connection: Connection, config: ArgillaConfig) -> Any:
     workspace = config.workspace or connection.workspace
     if workspace is None:
         raise PushError("no workspace: set `workspace:` in the config or ARGILLA_WORKSPACE")
-    with warnings.catch_warnings():  # "not found" is the normal first-push case
-        warnings.simplefilter("ignore", UserWarning)
+    with warnings.catch_warnings(), sdk_errors(connection.network):
+        warnings.simplefilter("ignore", UserWarning)  # "not found": the normal first push
         dataset = client.datasets(name=config.dataset, workspace=workspace)
     if dataset is not None:
         existing, wanted = (
@@ -180,9 +182,10 @@ def ensure_dataset(connection: Connection, config: ArgillaConfig) -> Any:
                 "new one (`dataset=<new name>`) or delete it in the UI (dataset settings)"
             )
         return dataset
-    settings = build_settings(config, client=client)
-    dataset = rg.Dataset(config.dataset, workspace=workspace, settings=settings, client=client)
-    return dataset.create()
+    with sdk_errors(connection.network):
+        settings = build_settings(config, client=client)
+        dataset = rg.Dataset(config.dataset, workspace=workspace, settings=settings, client=client)
+        return dataset.create()
 
 
 def reward_scores(reward_model: str, payloads: list[dict[str, Any]]) -> list[list[float]]:
@@ -221,30 +224,30 @@ def put_ranking_suggestions(
     from feedback.argilla.pull import iter_records
 
     session, url = connection.session(), connection.api_url
-    questions = session.get(f"{url}/api/v1/datasets/{dataset_id}/questions").json()["items"]
+    questions = check(session.get(f"{url}/api/v1/datasets/{dataset_id}/questions")).json()["items"]
     question_id = next(q["id"] for q in questions if q["name"] == RANKING_QUESTION)
     uuids = {r["external_id"]: r["id"] for r in iter_records(connection, dataset_id, False)}
     for payload, record_scores in zip(payloads, scores, strict=True):
         order = sorted(range(len(record_scores)), key=lambda i: -record_scores[i])
         names = slot_names(len(record_scores))
-        reply = session.put(
-            f"{url}/api/v1/records/{uuids[payload['id']]}/suggestions",
-            json={
-                "question_id": question_id,
-                "type": "model",
-                "agent": agent,
-                "value": [{"value": names[i], "rank": r} for r, i in enumerate(order, 1)],
-                "score": [round(record_scores[i], 4) for i in order],
-            },
+        check(
+            session.put(
+                f"{url}/api/v1/records/{uuids[payload['id']]}/suggestions",
+                json={
+                    "question_id": question_id,
+                    "type": "model",
+                    "agent": agent,
+                    "value": [{"value": names[i], "rank": r} for r, i in enumerate(order, 1)],
+                    "score": [round(record_scores[i], 4) for i in order],
+                },
+            )
         )
-        reply.raise_for_status()
     return len(payloads)
 
 
 def dataset_record_count(connection: Connection, dataset_id: Any) -> int:
-    reply = connection.session().get(f"{connection.api_url}/api/v1/datasets/{dataset_id}/progress")
-    reply.raise_for_status()
-    return int(reply.json()["total"])
+    url = f"{connection.api_url}/api/v1/datasets/{dataset_id}/progress"
+    return int(check(connection.session().get(url)).json()["total"])
 
 
 def push(
@@ -260,16 +263,17 @@ def push(
     turns = list(judged_turns(conversations, config.turns))
     if config.max_records is not None:
         turns = turns[: config.max_records]
+    dataset = ensure_dataset(connection, config)  # before generating: fail fast on the server
     candidate_fn = candidate_fn or policy_candidates(config)
     candidates = candidate_fn([t.prompt for t in turns], [t.logged for t in turns]) if turns else []
     payloads, skipped = build_record_payloads(turns, candidates, config.candidate_slots)
-    dataset = ensure_dataset(connection, config)
     before = dataset_record_count(connection, dataset.id)
     if payloads:
         records = [
             rg.Record(id=p["id"], fields=p["fields"], metadata=p["metadata"]) for p in payloads
         ]
-        dataset.records.log(records, batch_size=batch_size or config.batch_size)
+        with sdk_errors(connection.network):
+            dataset.records.log(records, batch_size=batch_size or config.batch_size)
     created = dataset_record_count(connection, dataset.id) - before
     suggested = 0
     if config.reward_model and payloads and config.questions.ranking:

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 
 from pydantic import ConfigDict, Field
 
+from feedback.argilla.network import NetworkConfig
 from supportloop.config import ProjectPath, StrictModel
-from training.generate import SamplingConfig
+from training.sampling import SamplingConfig
 
 if TYPE_CHECKING:
     import argilla as rg
@@ -94,6 +95,9 @@ class ArgillaConfig(StrictModel):
     simulation: SimulationConfig = Field(default_factory=SimulationConfig)
     pull_dir: ProjectPath = Field(
         Path("runs/argilla/pull"), description="Responses dataset + incremental pull state."
+    )
+    network: NetworkConfig = Field(
+        default_factory=NetworkConfig, description="Timeouts and retries of server calls."
     )
 
 

@@ -34,6 +34,7 @@ from typing import Any
 
 from feedback.argilla import display
 from feedback.argilla.connection import Connection
+from feedback.argilla.rest import check
 from feedback.argilla.settings import (
     CONVERSATION_FIELD,
     FLAG_LABELS,
@@ -181,8 +182,7 @@ def pending_records(
             params={"offset": offset, "limit": page},
             json=body,
         )
-        reply.raise_for_status()
-        items = [item["record"] for item in reply.json()["items"]]
+        items = [item["record"] for item in check(reply).json()["items"]]
         found += items
         if len(items) < page:
             break
@@ -225,6 +225,6 @@ def simulate(
                 f"{connection.api_url}/api/v1/records/{record['id']}/responses",
                 json={"status": "submitted", "values": values},
             )
-            reply.raise_for_status()
+            check(reply)
             submitted[username] += 1
     return submitted

@@ -18,6 +18,7 @@ from typing import Any
 
 from feedback.argilla.connection import Connection
 from feedback.argilla.pull import find_dataset, pull
+from feedback.argilla.rest import check
 from feedback.argilla.settings import ArgillaConfig
 
 EVENTS = ["record.completed"]
@@ -100,21 +101,22 @@ class WebhookListener:
             f"{self.owner.api_url}/api/v1/webhooks",
             json={"url": self.url, "events": EVENTS, "description": "supportloop argilla listen"},
         )
-        reply.raise_for_status()
-        self._webhook = reply.json()
+        self._webhook = check(reply).json()
         return self
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._webhook is not None:
-            self.owner.session().delete(
-                f"{self.owner.api_url}/api/v1/webhooks/{self._webhook['id']}"
-            )
-            self._webhook = None
-        self._server.shutdown()
-        self._server.server_close()
-        for thread in self._threads:
-            thread.join(timeout=30)
+        try:  # an unreachable server must not leave the listener's threads running
+            if self._webhook is not None:
+                self.owner.session().delete(
+                    f"{self.owner.api_url}/api/v1/webhooks/{self._webhook['id']}"
+                )
+                self._webhook = None
+        finally:
+            self._server.shutdown()
+            self._server.server_close()
+            for thread in self._threads:
+                thread.join(timeout=30)
 
     def __enter__(self) -> WebhookListener:
         return self.start()

@@ -120,7 +120,7 @@ def push(
     if cfg.conversations is None:
         raise UserError(f"{config}: set `conversations:` (an ingest run's conversations dataset)")
     conversations = load_dataset_artifact(cfg.conversations)
-    summary = push_records(connect(cfg.credentials), cfg, conversations)
+    summary = push_records(connect(cfg.credentials, network=cfg.network), cfg, conversations)
     run = RunDir(out, "argilla-push")
     run.write_summary(summary)
     run.write_lineage(
@@ -147,7 +147,7 @@ def pull(config: ConfigArg, overrides: Overrides = None) -> None:
     from feedback.argilla.pull import pull as pull_responses
 
     cfg = _dataset_config(config, overrides)
-    result = pull_responses(connect(cfg.credentials), cfg)
+    result = pull_responses(connect(cfg.credentials, network=cfg.network), cfg)
     console.print(
         f"{result['rows']} responses ({result['submitted']} submitted, {result['discarded']} "
         f"discarded; {result['drafts_skipped']} drafts skipped) from "
@@ -205,8 +205,8 @@ def simulate(config: ConfigArg, overrides: Overrides = None) -> None:
 
     cfg = _dataset_config(config, overrides)
     sim = cfg.simulation
-    owner = connect(cfg.credentials)
-    annotators = {name: connect(cfg.credentials, name) for name in sim.annotators}
+    owner = connect(cfg.credentials, network=cfg.network)
+    annotators = {name: connect(cfg.credentials, name, cfg.network) for name in sim.annotators}
     counts = run_simulation(owner, annotators, cfg, sim)
     console.print(
         "[bold yellow]SIMULATED annotators[/] submitted: "
@@ -243,7 +243,9 @@ def listen(
         raise KeyboardInterrupt  # SIGTERM too: leave through __exit__, unregistering the hook
 
     signal.signal(signal.SIGTERM, stop)
-    with WebhookListener(connect(cfg.credentials), cfg, host, port, public_url, report) as hook:
+    with WebhookListener(
+        connect(cfg.credentials, network=cfg.network), cfg, host, port, public_url, report
+    ) as hook:
         console.print(f"listening at {hook.url} for record.completed on {cfg.dataset}")
         try:
             while True:

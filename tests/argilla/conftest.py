@@ -15,7 +15,7 @@ import pytest
 from feedback.argilla.connection import Connection, connect
 from feedback.argilla.settings import ArgillaConfig
 from feedback.argilla.stack import StackConfig, StackInfo, down, up
-from training.generate import Candidate
+from training.sampling import Candidate
 
 REPO = Path(__file__).resolve().parents[2]
 ANNOTATORS = ["annotator-1", "annotator-2", "annotator-3"]

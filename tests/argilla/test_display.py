@@ -10,7 +10,7 @@ from feedback.argilla import display
 from feedback.argilla.pull import response_row
 from feedback.argilla.push import build_record_payloads, judged_turns
 from feedback.argilla.settings import INTERNAL_METADATA
-from training.generate import Candidate
+from training.sampling import Candidate
 
 TRICKY = [
     "My name is <PERSON_1>, zip code <ZIP_CODE_1>. My email is <EMAIL_1>.",

@@ -1,0 +1,42 @@
+"""How replies are sampled and what a candidate is: plain types, no torch.
+
+Configs (Argilla, eval) and the push only need these types; keeping them apart from the
+generation code (`training.generate`, which imports torch) lets `argilla pull`, `argilla
+agreement` and config validation run without paying for torch.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from supportloop.config import StrictModel
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+class SamplingConfig(StrictModel):
+    """How replies are sampled; the same settings make eval runs comparable."""
+
+    num_candidates: int = 2
+    max_new_tokens: int = 96
+    temperature: float = 0.8
+    top_p: float = 0.95
+    do_sample: bool = True
+    batch_size: int = 8
+    seed: int = 0
+    max_prompt_tokens: int = 1024
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One reply shown to annotators; `source` is "logged" or "generated"."""
+
+    candidate_id: str
+    text: str
+    source: str
+
+
+def normalise(text: str) -> str:
+    """Whitespace-insensitive, case-insensitive form used to collapse identical candidates."""
+    return _WHITESPACE.sub(" ", text).strip().casefold()
