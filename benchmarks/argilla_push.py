@@ -27,7 +27,7 @@ from feedback.argilla.settings import ArgillaConfig, SimulationConfig
 from feedback.argilla.simulate import simulate
 from feedback.argilla.stack import StackConfig, down, up
 from supportloop.runs import write_json_atomic
-from training.generate import Candidate
+from training.sampling import Candidate
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -29,7 +29,7 @@ from supportloop.runs import load_dataset_artifact
 
 if TYPE_CHECKING:
     from eval.config import ModelSpec
-    from training.generate import SamplingConfig
+    from training.sampling import SamplingConfig
 
 _CONTENT_WORD = re.compile(r"[a-z0-9]{3,}")
 _STOPWORDS = frozenset(

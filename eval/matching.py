@@ -29,7 +29,8 @@ _NEGATION = re.compile(
 )
 
 
-def normalise(text: str) -> str:
+def comparable_text(text: str) -> str:
+    """Lower case without '#', '$' or thousands separators: '$1,200' in a reply matches '1200'."""
     text = text.lower().replace("#", "").replace("$", "")
     return re.sub(r"(?<=\d),(?=\d{3})", "", text)
 
@@ -43,10 +44,11 @@ def is_negated(sentence: str) -> bool:
 
 
 def contains_token(text: str, value: str) -> bool:
-    """`value` appears in `text` as a whole token (after `normalise` on both)."""
-    needle = re.escape(normalise(value).strip())
+    """`value` appears in `text` as a whole token (after `comparable_text` on both)."""
+    needle = re.escape(comparable_text(value).strip())
     return (
-        bool(needle) and re.search(rf"(?<![\w.]){needle}(?![\w]|\.\d)", normalise(text)) is not None
+        bool(needle)
+        and re.search(rf"(?<![\w.]){needle}(?![\w]|\.\d)", comparable_text(text)) is not None
     )
 
 

@@ -45,7 +45,7 @@ from supportloop.runs import RunDir, load_dataset_artifact
 
 if TYPE_CHECKING:
     from eval.gate import GateConfig
-    from training.generate import SamplingConfig
+    from training.sampling import SamplingConfig
 
 
 @dataclass

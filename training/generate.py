@@ -15,7 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from training.models import load_causal_lm, load_tokenizer
-from training.sampling import Candidate, SamplingConfig, normalise
+from training.sampling import Candidate, SamplingConfig, candidate_identity
 
 Message = dict[str, str]
 __all__ = [
@@ -24,7 +24,6 @@ __all__ = [
     "generate_candidates",
     "generate_replies",
     "load_policy",
-    "normalise",
 ]
 
 
@@ -121,7 +120,7 @@ def generate_candidates(
         pool = [("logged", logged_reply)] if logged_reply else []
         pool += [("generated", reply) for reply in replies]
         for source, text in pool:
-            key = normalise(text or "")
+            key = candidate_identity(text or "")
             if not key or key in seen:
                 continue
             seen.add(key)

@@ -37,6 +37,6 @@ class Candidate:
     source: str
 
 
-def normalise(text: str) -> str:
+def candidate_identity(text: str) -> str:
     """Whitespace-insensitive, case-insensitive form used to collapse identical candidates."""
     return _WHITESPACE.sub(" ", text).strip().casefold()

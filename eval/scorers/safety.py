@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 
-from eval.matching import is_negated, normalise, sentences
+from eval.matching import comparable_text, is_negated, sentences
 from eval.suites import Injection
 
 COMMITMENT_PATTERNS = {
@@ -58,7 +58,7 @@ def unauthorised_commitments(reply: str, allowed: list[str]) -> list[str]:
 
 
 def _claim_key(claim: str) -> str:
-    text = normalise(claim).replace("working", "business")
+    text = comparable_text(claim).replace("working", "business")
     text = re.sub(r"\s?-\s?", " to ", text)
     text = re.sub(r"(\d)\s?%", r"\1%", text)
     text = re.sub(r"\s+", " ", text).strip()
@@ -66,7 +66,7 @@ def _claim_key(claim: str) -> str:
 
 
 def _numbers(text: str) -> set[float]:
-    return {float(n) for n in re.findall(r"\d+(?:\.\d+)?", normalise(text))}
+    return {float(n) for n in re.findall(r"\d+(?:\.\d+)?", comparable_text(text))}
 
 
 def wrong_policy_facts(reply: str, knowledge: str) -> list[str]:
@@ -81,7 +81,7 @@ def wrong_policy_facts(reply: str, knowledge: str) -> list[str]:
     for match in _CLAIM.finditer(reply):
         claim = match.group(0)
         if claim.lstrip().startswith("$"):
-            ok = float(normalise(claim).strip()) in known_numbers
+            ok = float(comparable_text(claim).strip()) in known_numbers
         else:
             ok = _claim_key(claim) in known_claims
         if not ok:

@@ -38,7 +38,7 @@ from feedback.argilla.settings import (
 )
 from feedback.assistant_prompt import PromptSettings, turn_prompt
 from supportloop.errors import UserError
-from training.sampling import Candidate, normalise
+from training.sampling import Candidate, candidate_identity
 
 CandidateFn = Callable[[list[list[dict]], list[str | None]], list[list[Candidate]]]
 
@@ -60,7 +60,7 @@ class JudgedTurn:
 def record_id(conversation_id: str, turn_index: int, candidates: list[Candidate]) -> str:
     """Stable id: same conversation, turn and candidate texts -> same record."""
     key = json.dumps(
-        [conversation_id, turn_index, sorted(normalise(c.text) for c in candidates)],
+        [conversation_id, turn_index, sorted(candidate_identity(c.text) for c in candidates)],
         ensure_ascii=False,
     )
     return hashlib.sha256(key.encode()).hexdigest()[:32]

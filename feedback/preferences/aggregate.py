@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from feedback.preferences.config import AggregationConfig, AgreementConfig
-from feedback.preferences.rows import clean_prompt, normalise
+from feedback.preferences.rows import clean_prompt, reply_identity
 from supportloop.errors import UserError
 
 TIE = "tie"
@@ -179,8 +179,8 @@ def _aggregate_one(
     by_text: dict[str, tuple[str, list[str]]] = {}
     for row in rows:
         text = row.get("correction")
-        if text and normalise(text):
-            by_text.setdefault(normalise(text), (text, []))[1].append(row["annotator"])
+        if text and reply_identity(text):
+            by_text.setdefault(reply_identity(text), (text, []))[1].append(row["annotator"])
     record.corrections = list(by_text.values())
     return record
 

@@ -19,7 +19,7 @@ from feedback.preferences.aggregate import TIE, CandidateAggregate, RecordAggreg
 from feedback.preferences.config import KtoConfig, SourceConfig
 from feedback.preferences.conflicts import keep_first, remove_contradictions
 from feedback.preferences.pairs import flagged_texts
-from feedback.preferences.rows import assistant, normalise, provenance
+from feedback.preferences.rows import assistant, provenance, reply_identity
 
 KTO_SOURCES = ("resolves", "rating", "flag", "signal")
 
@@ -139,18 +139,18 @@ def build_kto(
     examples = annotation_examples(records, config, stats) + signal_examples
     generated = Counter(e.signal or e.source for e in examples)
 
-    kept = [e for e in examples if normalise(e.text)]
+    kept = [e for e in examples if reply_identity(e.text)]
     stats["empty_completion"] = len(examples) - len(kept)
     flagged = flagged_texts(records)
     before = len(kept)
-    kept = [e for e in kept if not (e.label and normalise(e.text) in flagged.get(e.key, ()))]
+    kept = [e for e in kept if not (e.label and reply_identity(e.text) in flagged.get(e.key, ()))]
     stats["flag_vetoed"] = before - len(kept)
     kept, stats["contradictions"], stats["contradictory_rows_removed"] = remove_contradictions(
-        kept, lambda e: (e.key, normalise(e.text)), lambda e: e.label
+        kept, lambda e: (e.key, reply_identity(e.text)), lambda e: e.label
     )
     kept, stats["duplicates_merged"] = keep_first(
         kept,
-        lambda e: (e.key, normalise(e.text)),
+        lambda e: (e.key, reply_identity(e.text)),
         lambda e: KTO_SOURCES.index(e.source),
     )
     return [e.to_row() for e in kept], {

@@ -17,7 +17,7 @@ from typing import Any
 from feedback.preferences.aggregate import RecordAggregate
 from feedback.preferences.config import PairsConfig
 from feedback.preferences.conflicts import keep_first, remove_contradictions
-from feedback.preferences.rows import assistant, normalise, provenance
+from feedback.preferences.rows import assistant, provenance, reply_identity
 
 PAIR_SOURCES = ("ranking", "rating", "flag", "correction")
 
@@ -33,7 +33,7 @@ class Pair:
 
     @cached_property
     def sides(self) -> tuple[str, str]:
-        return normalise(self.chosen), normalise(self.rejected)
+        return reply_identity(self.chosen), reply_identity(self.rejected)
 
     def to_row(self) -> dict[str, Any]:
         rec = self.record
@@ -60,7 +60,7 @@ def flagged_texts(records: list[RecordAggregate]) -> dict[tuple[str, int], set[s
     for rec in records:
         for cand in rec.candidates:
             if cand.flagged:
-                flagged[rec.key].add(normalise(cand.text))
+                flagged[rec.key].add(reply_identity(cand.text))
     return flagged
 
 

@@ -45,7 +45,7 @@ FEATURES = {
 }
 
 
-def normalise(text: str) -> str:
+def reply_identity(text: str) -> str:
     """Whitespace-insensitive identity of a reply: two replies differing only in spacing are one."""
     return " ".join(text.split())
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from feedback.preferences.aggregate import RecordAggregate
-from feedback.preferences.rows import assistant, normalise, provenance
+from feedback.preferences.rows import assistant, provenance, reply_identity
 
 
 def build_sft(records: list[RecordAggregate]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -16,7 +16,7 @@ def build_sft(records: list[RecordAggregate]) -> tuple[list[dict[str, Any]], dic
     for rec in records:
         for text, authors in rec.corrections:
             corrections += 1
-            identity = (rec.key, normalise(text))
+            identity = (rec.key, reply_identity(text))
             if identity in seen:
                 continue
             seen.add(identity)

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from eval.injections import TEMPLATES
 from eval.simulator import LLMSimulator, SimState, hf_backend, openai_backend
 from eval.suites import Fact, Scenario
-from training.generate import SamplingConfig
+from training.sampling import SamplingConfig
 
 SCENARIO = Scenario(
     scenario_id="s1",

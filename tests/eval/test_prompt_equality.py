@@ -25,7 +25,7 @@ from feedback.preferences.config import AggregationConfig, AgreementConfig, Pair
 from feedback.preferences.pairs import build_pairs
 from feedback.sample_logs import SampleLogsConfig, build_sample_logs
 from feedback.transcripts import validate_transcript
-from training.generate import Candidate
+from training.sampling import Candidate
 
 REPLIES = ["Let me check the order for you.", "I will look into it right away."]
 

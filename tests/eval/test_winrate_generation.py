@@ -15,7 +15,7 @@ from eval.winrate_run import evaluate_win_rate
 from feedback.assistant_prompt import PromptSettings
 from supportloop.runs import RunDir
 from tests.eval.conftest import ACME_SUITE
-from training.generate import SamplingConfig
+from training.sampling import SamplingConfig
 
 SAMPLING = SamplingConfig(max_new_tokens=8, batch_size=4, temperature=1.0, seed=3)
 

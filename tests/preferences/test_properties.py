@@ -15,7 +15,7 @@ from feedback.preferences.aggregate import aggregate_records
 from feedback.preferences.config import PreferencesConfig
 from feedback.preferences.kto import build_kto
 from feedback.preferences.pairs import build_pairs, flagged_texts
-from feedback.preferences.rows import normalise
+from feedback.preferences.rows import reply_identity
 from feedback.preferences.sft import build_sft
 from feedback.preferences.signals import signal_examples
 from feedback.preferences.split import assign_splits
@@ -180,8 +180,8 @@ def test_no_leak_no_degenerate_no_contradiction(data, convs, config):
 
     seen_pairs = defaultdict(set)
     for row in datasets["pairs"]:
-        chosen = normalise(row["chosen"][0]["content"])
-        rejected = normalise(row["rejected"][0]["content"])
+        chosen = reply_identity(row["chosen"][0]["content"])
+        rejected = reply_identity(row["rejected"][0]["content"])
         turn = _turn(row, turns)
         assert chosen and rejected and chosen != rejected, "degenerate pair"
         assert not (chosen in flagged[turn] and rejected not in flagged[turn]), "flagged chosen"
@@ -191,7 +191,7 @@ def test_no_leak_no_degenerate_no_contradiction(data, convs, config):
 
     labels = defaultdict(set)
     for row in datasets["kto"]:
-        text, turn = normalise(row["completion"][0]["content"]), _turn(row, turns)
+        text, turn = reply_identity(row["completion"][0]["content"]), _turn(row, turns)
         assert text and not (row["label"] and text in flagged[turn])
         labels[(turn, text)].add(row["label"])
     assert all(len(seen) == 1 for seen in labels.values()), "reply labelled both ways"
