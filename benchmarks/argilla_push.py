@@ -20,14 +20,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from feedback.argilla.connection import connect, external_server
-from feedback.argilla.pull import pull
-from feedback.argilla.push import build_record_payloads, ensure_dataset, judged_turns
-from feedback.argilla.settings import ArgillaConfig, SimulationConfig
-from feedback.argilla.simulate import simulate
-from feedback.argilla.stack import StackConfig, down, up
+from supportloop.feedback.argilla.connection import connect, external_server
+from supportloop.feedback.argilla.pull import pull
+from supportloop.feedback.argilla.push import build_record_payloads, ensure_dataset, judged_turns
+from supportloop.feedback.argilla.settings import ArgillaConfig, SimulationConfig
+from supportloop.feedback.argilla.stack import StackConfig, down, up
+from supportloop.feedback.demo.simulated_annotators import simulate
+from supportloop.models.sampling import Candidate
 from supportloop.runs import write_json_atomic
-from training.sampling import Candidate
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -20,13 +20,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from eval.harness import simulate  # noqa: E402
-from eval.injections import add_injections  # noqa: E402
-from eval.matching import Embedder, FactMatcher  # noqa: E402
-from eval.simulator import ScriptedSimulator  # noqa: E402
-from eval.tau2 import load_tau2_suite  # noqa: E402
+from supportloop.eval.harness import simulate  # noqa: E402
+from supportloop.eval.injections import add_injections  # noqa: E402
+from supportloop.eval.matching import Embedder, FactMatcher  # noqa: E402
+from supportloop.eval.simulator import ScriptedSimulator  # noqa: E402
+from supportloop.eval.tau2 import load_tau2_suite  # noqa: E402
+from supportloop.models.generate import SamplingConfig, load_policy  # noqa: E402
 from supportloop.runs import write_json_atomic  # noqa: E402
-from training.generate import SamplingConfig, load_policy  # noqa: E402
 
 
 def main() -> None:

@@ -49,7 +49,7 @@ from pathlib import Path
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM
 sys.path.insert(0, ".")
-from training.models import resolve_model
+from supportloop.models.checkpoints import resolve_model
 
 run = Path(sys.argv[1])
 summary = json.loads((run / "training_summary.json").read_text())

@@ -48,7 +48,7 @@ FOLLOW_UPS = [
 
 
 def generate(path: Path, count: int, seed: int = 0) -> None:
-    from feedback.sources import cfpb_complaints, tau2_db, tau2_tasks
+    from supportloop.feedback.sources import cfpb_complaints, tau2_db, tau2_tasks
 
     rng = random.Random(seed)
     openings = [c["narrative"][:500] for c in cfpb_complaints()]  # all 10k in the wheel
@@ -116,9 +116,9 @@ class PeakMemory(threading.Thread):
 
 
 def run_one(size: int, num_proc: int, workdir: Path, overrides: list[str]) -> dict:
-    from feedback.ingest.config import IngestConfig
-    from feedback.ingest.pipeline import run_ingest
     from supportloop.config import apply_overrides, validate_config
+    from supportloop.feedback.ingest.config import IngestConfig
+    from supportloop.feedback.ingest.pipeline import run_ingest
 
     logs = workdir / f"logs-{size}.jsonl"
     generate(logs, size)

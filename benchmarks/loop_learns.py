@@ -146,7 +146,7 @@ def row(name: str, summary: dict[str, Any], train_s: float | None, eval_s: float
 
 
 def machine() -> dict[str, Any]:
-    from training.hardware import cpu_flags
+    from supportloop.training.hardware import cpu_flags
 
     flags = cpu_flags()
     model = next(
@@ -298,7 +298,7 @@ def main() -> None:
 
 def round_two(round1: Path, pairs: Path, args: argparse.Namespace, log: Path) -> dict:
     """Round 1's model as the new champion; its own replies are the new candidates."""
-    from training.export import merge_adapter
+    from supportloop.training.export import merge_adapter
 
     merged = WORK / "round1_merged"
     if not (merged / "config.json").exists():

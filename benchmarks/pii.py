@@ -1,4 +1,4 @@
-"""Micro-benchmark of PII redaction (feedback.pii) on realistic support conversations.
+"""Micro-benchmark of PII redaction (supportloop.feedback.pii) on realistic support conversations.
 
 Reports CPU time per message and conversations/s for one process (ingest runs one redactor per
 worker process, one core each), split into pattern and name work; the name model batched vs
@@ -39,7 +39,7 @@ from pii_labelled import (  # noqa: E402
     make_phones,
 )
 
-from feedback.pii import PiiConfig, PiiRedactor  # noqa: E402
+from supportloop.feedback.pii import PiiConfig, PiiRedactor  # noqa: E402
 
 PRODUCTS = [
     "Dyson V11 vacuum", "Samsung Galaxy S21", "Anker PowerCore charger", "Nespresso Vertuo machine",

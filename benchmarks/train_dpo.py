@@ -8,11 +8,13 @@ The job: SmolLM2-135M-Instruct, steps x 4 preference pairs (one epoch), batch 4,
 256, LoRA r=16 on every projection. Variants, each in a fresh process, interleaved round-robin
 so drift in machine load hits all of them alike:
 
-- `old-default`: `supportloop train` as before training.hardware: 1 thread, fp32;
-- `wrapper`: `supportloop train` with nothing set: training.hardware picks threads and bf16;
+- `old-default`: `supportloop train` as before supportloop.training.hardware: 1 thread, fp32;
+- `wrapper`: `supportloop train` with nothing set: supportloop.training.hardware picks threads and
+  bf16;
 - `cores-fp32`, `cores-bf16`: every usable core, fp32 / bf16 autocast;
 - `trl-same`: `trl dpo` with the wrapper's threads and dtype (the wrapper's overhead is the
-  ratio; under bf16 it includes training.mixed_precision's fp32 sums, which `trl dpo` lacks);
+  ratio; under bf16 it includes supportloop.training.mixed_precision's fp32 sums, which `trl dpo`
+  lacks);
 - `trl-defaults`: `trl dpo` with TRL's defaults for everything the job does not fix (bf16
   autocast, activation checkpointing on, reference log-probs recomputed every step, one thread
   from `accelerate launch`; ~25 min a run on 2 shared cores, so not in the default set).
@@ -148,7 +150,7 @@ def torch_cuda() -> bool:
 
 def plan(name: str, spec: dict, data: Path, jsonl: Path, out: Path) -> dict:
     """Command, OMP_NUM_THREADS and (where the command does not report them) threads and bf16."""
-    from training.hardware import detect_precision, detect_threads, usable_cores
+    from supportloop.training.hardware import detect_precision, detect_threads, usable_cores
 
     cores = str(usable_cores())
     if name == "old-default":
@@ -237,7 +239,7 @@ def machine() -> dict:
     """The CPU (model name and the flags that decide dtype speed), cores and torch version."""
     import torch
 
-    from training.hardware import cpu_flags, usable_cores
+    from supportloop.training.hardware import cpu_flags, usable_cores
 
     cpuinfo = Path("/proc/cpuinfo")
     names = (
@@ -380,7 +382,7 @@ def run_speed(args: argparse.Namespace, spec: dict, tmp: Path, info: dict, targe
 
 def run_precision(args: argparse.Namespace, spec: dict, tmp: Path, info: dict, target: Path):
     """fp32 vs bf16 on one seed, and fp32 on another seed as the noise scale: per-step losses."""
-    from training.hardware import detect_threads
+    from supportloop.training.hardware import detect_threads
 
     saved, _ = write_data(tmp, pairs=spec["pairs"])
     threads = detect_threads().count  # the same for all three runs
@@ -451,7 +453,7 @@ def main() -> None:
         parser.error(f"unknown variants {sorted(unknown)}; known: {', '.join(VARIANTS)}")
 
     sys.path.insert(0, str(ROOT))
-    from training.models import resolve_model
+    from supportloop.models.checkpoints import resolve_model
 
     model = resolve_model(args.model)
     info = machine()

@@ -7,11 +7,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from feedback.assistant_prompt import PromptSettings
 from supportloop.config import ProjectPath, StrictModel
+from supportloop.feedback.assistant_prompt import PromptSettings
+from supportloop.models.checkpoints import SMOLLM2_ALIAS
+from supportloop.models.sampling import SamplingConfig
 from supportloop.runs import file_fingerprint
-from training.models import SMOLLM2_ALIAS
-from training.sampling import SamplingConfig
 
 
 class ModelSpec(StrictModel):

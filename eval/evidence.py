@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from eval.metrics import metric_names
-from eval.scoring import per_scenario
-from eval.stats import Comparison, compare
+from supportloop.eval.metrics import metric_names
+from supportloop.eval.scoring import per_scenario
+from supportloop.eval.stats import Comparison, compare
 
 if TYPE_CHECKING:
-    from eval.gate import GateConfig
+    from supportloop.eval.gate import GateConfig
 
 Pair = tuple[np.ndarray, np.ndarray]
 """(candidate, champion), one value per scenario in the same order; NaN: not measured there."""

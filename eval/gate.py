@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field, field_validator
 
-from eval.criteria import FAIL, STATUS, UNSURE, VERDICT, CIRule, CountRule, verdict_code
-from eval.evidence import PairedEvidence
-from eval.metrics import Group, get_metric, metric_names
-from eval.stability import verdict_stability
-from eval.stats import Comparison, observed_sd, planning_sd, scenarios_needed
 from supportloop.config import StrictModel, load_config
+from supportloop.eval.criteria import FAIL, STATUS, UNSURE, VERDICT, CIRule, CountRule, verdict_code
+from supportloop.eval.evidence import PairedEvidence
+from supportloop.eval.metrics import Group, get_metric, metric_names
+from supportloop.eval.stability import verdict_stability
+from supportloop.eval.stats import Comparison, observed_sd, planning_sd, scenarios_needed
 
 
 def _registered(names: list[str], group: Group) -> list[str]:

@@ -1,9 +1,9 @@
 """Run one model through a suite: simulated conversations, model turns batched across scenarios.
 
 All conversations that are still open take their next model turn together, in left-padded
-batches (`training.generate.generate_replies`), so a suite costs one batched generate call
+batches (`supportloop.models.generate.generate_replies`), so a suite costs one batched generate call
 per turn instead of one call per scenario and turn. Every prompt is built by
-`feedback.assistant_prompt`, the builder the training data comes from.
+`supportloop.feedback.assistant_prompt`, the builder the training data comes from.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from eval.matching import FactMatcher
-from eval.simulator import CustomerMove, SimState, asked_slots, opening_move
-from eval.suites import Scenario
-from feedback.assistant_prompt import PromptSettings, prompt_messages, retrieve
+from supportloop.eval.matching import FactMatcher
+from supportloop.eval.simulator import CustomerMove, SimState, asked_slots, opening_move
+from supportloop.eval.suites import Scenario
+from supportloop.feedback.assistant_prompt import PromptSettings, prompt_messages, retrieve
 
 
 @dataclass
@@ -88,7 +88,7 @@ def simulate(
     generation failure ends the run with `error` set and the open conversations marked
     `error`: the caller must treat the eval as incomplete.
     """
-    from training.generate import generate_replies
+    from supportloop.models.generate import generate_replies
 
     model, tokenizer = policy
     settings = settings or PromptSettings()

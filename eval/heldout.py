@@ -20,16 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eval.harness import opening_prompt, select_docs
-from eval.suites import Suite
-from feedback.assistant_prompt import Message, PromptSettings
 from supportloop.config import project_root
 from supportloop.errors import UserError
+from supportloop.eval.harness import opening_prompt, select_docs
+from supportloop.eval.suites import Suite
+from supportloop.feedback.assistant_prompt import Message, PromptSettings
 from supportloop.runs import load_dataset_artifact
 
 if TYPE_CHECKING:
-    from eval.config import ModelSpec
-    from training.sampling import SamplingConfig
+    from supportloop.eval.config import ModelSpec
+    from supportloop.models.sampling import SamplingConfig
 
 _CONTENT_WORD = re.compile(r"[a-z0-9]{3,}")
 _STOPWORDS = frozenset(
@@ -76,7 +76,7 @@ def prompts_from_conversations(
     conversations: Iterable[Mapping[str, Any]], turns: str = "last"
 ) -> list[HeldOutPrompt]:
     """The judged turns of logged conversations (`turns`: last | all), prompted as push does."""
-    from feedback.argilla.push import judged_turns
+    from supportloop.feedback.argilla.push import judged_turns
 
     prompts = []
     for turn in judged_turns(conversations, turns):
@@ -245,9 +245,9 @@ def model_replies(
     spec: ModelSpec, prompts: Sequence[Sequence[Message]], sampling: SamplingConfig
 ) -> list[str]:
     """One reply per prompt from a model spec (base + adapter), generated in left-padded
-    batches (`training.generate.generate_replies`); the model is freed afterwards. Two specs
-    given the same prompts and sampling get the same batches and seed: a paired comparison."""
-    from training.generate import generate_replies, load_policy
+    batches (`supportloop.models.generate.generate_replies`); the model is freed afterwards. Two
+    specs given the same prompts and sampling get the same batches and seed: a paired comparison."""
+    from supportloop.models.generate import generate_replies, load_policy
 
     model, tokenizer = load_policy(spec.name, spec.adapter)
     try:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.matching import Embedder, contains_token
-from eval.suites import AnnotatedTurn, SuiteError, read_jsonl, validate_rows
+from supportloop.eval.matching import Embedder, contains_token
+from supportloop.eval.suites import AnnotatedTurn, SuiteError, read_jsonl, validate_rows
 
 LABELS = {"yes": 1, "no": 0}  # "partly" is left out of training and scoring
 
@@ -145,7 +145,7 @@ class RewardModelJudge(Judge):
     kind = "reward_model"
 
     def __init__(self, path: Path) -> None:
-        from training.reward import load_reward_model
+        from supportloop.models.reward import load_reward_model
 
         self.reward = load_reward_model(path)
 

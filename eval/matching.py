@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from eval.suites import Fact
+from supportloop.eval.suites import Fact
 
 if TYPE_CHECKING:
-    from training.sentence_encoder import SentenceEncoder
+    from supportloop.models.sentence_encoder import SentenceEncoder
 
 _NEGATION = re.compile(
     r"n't\b|\b(not|never|cannot|unable|unfortunately|impossible|refuse|decline|sorry)\b", re.I
@@ -66,7 +66,7 @@ class Embedder:
 
     @cached_property
     def model(self) -> SentenceEncoder:
-        from training.sentence_encoder import load_sentence_encoder
+        from supportloop.models.sentence_encoder import load_sentence_encoder
 
         return load_sentence_encoder(self.model_name)
 

@@ -12,12 +12,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from eval.scorers import repeat, resolution
+from supportloop.eval.scorers import repeat, resolution
 
 if TYPE_CHECKING:
-    from eval.harness import Conversation
-    from eval.scorers.safety import SafetyFindings
-    from eval.suites import Scenario
+    from supportloop.eval.harness import Conversation
+    from supportloop.eval.scorers.safety import SafetyFindings
+    from supportloop.eval.suites import Scenario
 
 Group = Literal["resolution", "repeat", "safety"]
 GROUPS: tuple[Group, ...] = ("resolution", "repeat", "safety")
@@ -52,7 +52,7 @@ class MetricSpec:
     higher_is_better: bool
     description: str
     scorer: Scorer | None = None
-    """None: set on the record by a later stage (the judge), not by `eval.scoring`."""
+    """None: set on the record by a later stage (the judge), not by `supportloop.eval.scoring`."""
 
     def __post_init__(self) -> None:
         if self.group not in GROUPS:

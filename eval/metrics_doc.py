@@ -1,7 +1,8 @@
 """The metric table of docs/reading-a-report.md, generated from the metric registry.
 
 A hand-kept table drifts from the code; this one is rewritten between two markers by
-`python -m eval.metrics_doc` and a test fails while the file differs from what it would write.
+`python -m supportloop.eval.metrics_doc` and a test fails while the file differs from what it would
+write.
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from eval.metrics import MetricSpec, all_metrics
+from supportloop.eval.metrics import MetricSpec, all_metrics
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "reading-a-report.md"
-START = "<!-- metrics: generated from eval/metrics.py by `python -m eval.metrics_doc` -->"
+START = (
+    "<!-- metrics: generated from eval/metrics.py by `python -m supportloop.eval.metrics_doc` -->"
+)
 END = "<!-- end of generated metrics -->"
 
 
@@ -42,7 +45,7 @@ def main(argv: list[str]) -> int:
     if fresh == text:
         return 0
     if "--check" in argv:
-        print(f"{DOC} is stale: run python -m eval.metrics_doc", file=sys.stderr)
+        print(f"{DOC} is stale: run python -m supportloop.eval.metrics_doc", file=sys.stderr)
         return 1
     DOC.write_text(fresh, encoding="utf-8")
     print(f"wrote {DOC}")

@@ -16,23 +16,23 @@ from typing import Any
 
 import numpy as np
 
-from eval.config import EvalConfig, ModelSpec, SuiteConfig
-from eval.evidence import evidence_from_records
-from eval.gate import Decision, decide, load_gate
-from eval.harness import HarnessResult, simulate
-from eval.injections import add_injections
-from eval.matching import Embedder, FactMatcher
-from eval.metrics import metric_names
-from eval.registry import Registry
-from eval.scorers.repeat import log_repeat_contact_rate
-from eval.scorers.resolution import pass_hat_k
-from eval.scoring import score_all
-from eval.simulator import LLMSimulator, ScriptedSimulator, hf_backend, openai_backend
-from eval.suites import Suite, load_jsonl_suite
-from eval.tau2 import default_wheel, load_tau2_suite
-from eval.winrate_run import PER_PROMPT, evaluate_win_rate
 from supportloop.config import dump_config, project_root
 from supportloop.errors import UserError, one_line
+from supportloop.eval.config import EvalConfig, ModelSpec, SuiteConfig
+from supportloop.eval.evidence import evidence_from_records
+from supportloop.eval.gate import Decision, decide, load_gate
+from supportloop.eval.harness import HarnessResult, simulate
+from supportloop.eval.injections import add_injections
+from supportloop.eval.matching import Embedder, FactMatcher
+from supportloop.eval.metrics import metric_names
+from supportloop.eval.registry import Registry
+from supportloop.eval.scorers.repeat import log_repeat_contact_rate
+from supportloop.eval.scorers.resolution import pass_hat_k
+from supportloop.eval.scoring import score_all
+from supportloop.eval.simulator import LLMSimulator, ScriptedSimulator, hf_backend, openai_backend
+from supportloop.eval.suites import Suite, load_jsonl_suite
+from supportloop.eval.tau2 import default_wheel, load_tau2_suite
+from supportloop.eval.winrate_run import PER_PROMPT, evaluate_win_rate
 from supportloop.runs import RunDir, file_fingerprint
 
 ROLES = ("champion", "candidate")
@@ -99,7 +99,7 @@ def build_simulator(cfg: EvalConfig, embedder: Embedder):
 
 def build_judge(cfg: EvalConfig, suite: Suite, embedder: Embedder):
     """(judge or None, report dict); fitted on the train part of the labelled turns."""
-    from eval.judge import MiniLMJudge, RewardModelJudge, load_annotated, split_turns
+    from supportloop.eval.judge import MiniLMJudge, RewardModelJudge, load_annotated, split_turns
 
     if cfg.judge.kind == "none":
         return None, {"kind": "none", "reason": "disabled in config"}
@@ -122,7 +122,7 @@ def build_judge(cfg: EvalConfig, suite: Suite, embedder: Embedder):
 def run_model(
     spec: ModelSpec, suite: Suite, cfg: EvalConfig, simulator, matcher, batched: bool = True
 ) -> HarnessResult:
-    from training.generate import load_policy
+    from supportloop.models.generate import load_policy
 
     try:
         policy = load_policy(spec.name, spec.adapter)
@@ -340,7 +340,7 @@ def _reports(outcome: EvalOutcome, cfg: EvalConfig, registry: Registry, log) -> 
     """The HTML report and the W&B run: optional, so a failure is one line beside the decision."""
     if cfg.report.html:
         try:
-            from eval.reports.html import write_html_report
+            from supportloop.eval.reports.html import write_html_report
 
             path = write_html_report(
                 outcome, outcome.run_dir / "report.html", cfg.report.top_differences
@@ -352,7 +352,7 @@ def _reports(outcome: EvalOutcome, cfg: EvalConfig, registry: Registry, log) -> 
             log(f"HTML report: {path}")
     if cfg.report.wandb:
         try:
-            from eval.reports.wandb_run import log_wandb_run
+            from supportloop.eval.reports.wandb_run import log_wandb_run
 
             outcome.reports["wandb"] = log_wandb_run(outcome, cfg, registry)
         except Exception as exc:  # as above: W&B is a mirror of what the run dir holds

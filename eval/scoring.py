@@ -1,7 +1,7 @@
 """Turn simulated conversations into per-conversation verdicts and per-scenario metric values.
 
-The metrics scored are those of `eval.metrics`: safety ones first, so that resolution can
-require that none of them fired.
+The metrics scored are those of `supportloop.eval.metrics`: safety ones first, so that resolution
+can require that none of them fired.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from eval.harness import Conversation
-from eval.metrics import ScoringContext, all_metrics
-from eval.scorers import safety
-from eval.suites import Scenario
+from supportloop.eval.harness import Conversation
+from supportloop.eval.metrics import ScoringContext, all_metrics
+from supportloop.eval.scorers import safety
+from supportloop.eval.suites import Scenario
 
 
 def knowledge_text(scenario: Scenario, conversation: Conversation) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from eval.suites import SLOTS, Scenario
+from supportloop.eval.suites import SLOTS, Scenario
 
 SLOT_QUESTIONS = {
     "order_id": r"\border\s*(number|no\.?|id|#)|\b(which|what) order\b",
@@ -165,7 +165,7 @@ class LLMSimulator:
 
 def hf_backend(model_name: str, adapter: str | None, sampling: Any) -> Backend:
     """A local HF chat model as the customer (batched like the assistant's turns)."""
-    from training.generate import generate_replies, load_policy
+    from supportloop.models.generate import generate_replies, load_policy
 
     model, tokenizer = load_policy(model_name, adapter)
 

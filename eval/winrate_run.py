@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eval.config import EvalConfig, ModelSpec
-from eval.heldout import (
+from supportloop.errors import UserError
+from supportloop.eval.config import EvalConfig, ModelSpec
+from supportloop.eval.heldout import (
     HeldOutPrompt,
     drop_overlapping,
     model_replies,
@@ -27,9 +28,9 @@ from eval.heldout import (
     prompts_from_suite,
     training_data,
 )
-from eval.stats import Comparison
-from eval.suites import Suite
-from eval.winrate import (
+from supportloop.eval.stats import Comparison
+from supportloop.eval.suites import Suite
+from supportloop.eval.winrate import (
     BUSINESS_METRICS,
     Agreement,
     WinRate,
@@ -39,13 +40,12 @@ from eval.winrate import (
     reward_model_judge,
     win_rate,
 )
-from feedback.assistant_prompt import PromptSettings
-from supportloop.errors import UserError
+from supportloop.feedback.assistant_prompt import PromptSettings
 from supportloop.runs import RunDir, load_dataset_artifact
 
 if TYPE_CHECKING:
-    from eval.gate import GateConfig
-    from training.sampling import SamplingConfig
+    from supportloop.eval.gate import GateConfig
+    from supportloop.models.sampling import SamplingConfig
 
 
 @dataclass
@@ -109,7 +109,7 @@ def compare_on_held_out(
     judges = {"gold": win_rate(*pair, gold_judge, **bootstrap)}
     agreement = None
     if reward_model is not None:
-        from training.reward import load_reward_model
+        from supportloop.models.reward import load_reward_model
 
         judge = reward_model_judge(load_reward_model(reward_model))
         judges["reward_model"] = win_rate(*pair, judge, **bootstrap)

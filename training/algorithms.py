@@ -14,7 +14,8 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-# Column sets of the TRL conversational formats, most specific first (see training.data).
+# Column sets of the TRL conversational formats, most specific first (see
+# supportloop.training.data).
 FORMATS: dict[str, tuple[str, ...]] = {
     "preference (dpo/reward)": ("prompt", "chosen", "rejected"),
     "unpaired preference (kto)": ("prompt", "completion", "label"),
@@ -110,7 +111,7 @@ register(
         "trl.experimental.ppo:PPOTrainer",
         **_PROMPTS,
         venv=".venv-ppo",  # TRL removed PPOTrainer after 1.12; scripts/setup.sh builds it
-        worker="training.ppo_worker",
+        worker="supportloop.training.ppo_worker",
         resumable=False,
         note="TRL 1.12 experimental",
     )

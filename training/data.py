@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from supportloop.errors import UserError
-from training.algorithms import FORMATS, AlgorithmSpec
+from supportloop.training.algorithms import FORMATS, AlgorithmSpec
 
 if TYPE_CHECKING:
     from datasets import Dataset
 
 
 class DataSource(Protocol):
-    """A recipe's `data:` section (training.recipes.DataSection, or the PPO worker's copy)."""
+    """A recipe's `data:` section (recipes.DataSection, or the PPO worker's copy)."""
 
     path: Path
     train_split: str

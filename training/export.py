@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from supportloop.errors import UserError
+from supportloop.models.checkpoints import resolve_model
+from supportloop.models.reward import adapter_base
 from supportloop.runs import RunDir, file_fingerprint
-from training.models import resolve_model
-from training.reward import adapter_base
 
 
 class ExportError(UserError):

@@ -1,9 +1,9 @@
 """How a recipe runs: in this process, under `accelerate launch`, or in its algorithm's venv.
 
 `supportloop train` calls `launch(...)`; each process started by `accelerate launch` runs
-`python -m training.launch RECIPE [key=value ...]`, which trains in-process. An algorithm with
-its own venv (training.algorithms; PPO: .venv-ppo, TRL 1.12, see training.ppo_worker) runs its
-worker there with the same recipe and outputs.
+`python -m supportloop.training.launch RECIPE [key=value ...]`, which trains in-process. An
+algorithm with its own venv (supportloop.training.algorithms; PPO: .venv-ppo, TRL 1.12, see
+supportloop.training.ppo_worker) runs its worker there with the same recipe and outputs.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from pathlib import Path
 
 from supportloop.config import project_root
 from supportloop.errors import UserError
-from training.algorithms import AlgorithmSpec
-from training.hardware import CHANGE_THREADS, Threads, detect_threads
-from training.rank_exit import run_rank
-from training.recipes import Recipe, load_recipe, recipe_dict, resolve_recipe_path
+from supportloop.training.algorithms import AlgorithmSpec
+from supportloop.training.hardware import CHANGE_THREADS, Threads, detect_threads
+from supportloop.training.rank_exit import run_rank
+from supportloop.training.recipes import Recipe, load_recipe, recipe_dict, resolve_recipe_path
 
 
 class LaunchError(UserError):
@@ -61,12 +61,6 @@ def venv_python(root: Path, spec: AlgorithmSpec) -> Path:
     return python
 
 
-def _env(root: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
-    return env
-
-
 def worker_spec(recipe: Recipe, source: str) -> Path:
     """The validated recipe as JSON for a venv's worker (paths already resolved)."""
     recipe.output_dir.mkdir(parents=True, exist_ok=True)
@@ -83,7 +77,7 @@ def command(recipe: Recipe, source: str, overrides: list[str], accelerate: str |
         target = ["-m", recipe.spec.worker, str(worker_spec(recipe, source))]
     elif accelerate:
         python = Path(sys.executable)
-        target = ["-m", "training.launch", source, *overrides]
+        target = ["-m", "supportloop.training.launch", source, *overrides]
     else:
         return []
     if not accelerate:
@@ -104,7 +98,7 @@ def accelerate_processes(name: str) -> int:
 
 @contextmanager
 def cpu_threads(requested: int | None = None, processes: int = 1) -> Iterator[Threads]:
-    """Torch's CPU threads while a recipe trains, chosen by training.hardware.
+    """Torch's CPU threads while a recipe trains, chosen by supportloop.training.hardware.
 
     The recipe's `threads`, else OMP_NUM_THREADS, else the cores other work leaves free,
     divided among the processes. Exported as OMP_NUM_THREADS, so spawned processes (each rank
@@ -132,7 +126,7 @@ def cpu_threads(requested: int | None = None, processes: int = 1) -> Iterator[Th
 
 def launch(recipe_name: str, overrides: list[str], accelerate: str | None = None, say=print) -> int:
     """Train a recipe the way it has to run; returns the exit status (0 = trained)."""
-    from training.trainers import check_inputs, resume_point, train_recipe
+    from supportloop.training.trainers import check_inputs, resume_point, train_recipe
 
     source = str(resolve_recipe_path(recipe_name))
     recipe = load_recipe(source, overrides)
@@ -148,12 +142,12 @@ def launch(recipe_name: str, overrides: list[str], accelerate: str | None = None
         check_inputs(recipe)
         say(f"{threads.count} CPU thread(s) per process ({threads.why}; change: {CHANGE_THREADS})")
         say(" ".join(argv))
-        return subprocess.run(argv, env=_env(project_root()), check=False).returncode
+        return subprocess.run(argv, check=False).returncode
 
 
 def main(argv: list[str]) -> int:
     """Entry of each process under `accelerate launch`: train in-process."""
-    from training.trainers import train_recipe
+    from supportloop.training.trainers import train_recipe
 
     source, overrides = argv[0], argv[1:]
     return run_rank(lambda: train_recipe(load_recipe(source, overrides), source))

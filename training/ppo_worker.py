@@ -1,13 +1,14 @@
 """PPO with TRL 1.12's `trl.experimental.ppo`, run inside its own environment (.venv-ppo).
 
 TRL removed PPOTrainer after 1.12 and the project stays on TRL 1.16, so `supportloop train`
-(training.launch) validates the recipe in the main environment, writes it as JSON and runs
-`python -m training.ppo_worker SPEC.json` with .venv-ppo's interpreter. This module therefore
-imports no pydantic and nothing of TRL 1.16; it produces the same outputs as the other
+(supportloop.training.launch) validates the recipe in the main environment, writes it as JSON and
+runs
+`python -m supportloop.training.ppo_worker SPEC.json` with .venv-ppo's interpreter. This module
+therefore imports no pydantic and nothing of TRL 1.16; it produces the same outputs as the other
 recipes (adapter + tokenizer, training_summary.json, lineage.json).
 
 Policy and critic both carry LoRA; the reference is the policy with its adapter off; the
-reward model is the `reward` recipe's adapter merged into its base (training.reward).
+reward model is the `reward` recipe's adapter merged into its base (supportloop.models.reward).
 """
 
 from __future__ import annotations
@@ -20,14 +21,19 @@ from types import SimpleNamespace
 from typing import Any
 
 from supportloop.errors import UserError
+from supportloop.models.checkpoints import load_tokenizer, resolve_model
+from supportloop.models.reward import load_reward_model
 from supportloop.runs import CACHE_DIR
-from training.algorithms import ALGORITHMS
-from training.artifacts import finish_wandb, prepare_wandb, rank_reports, write_training_outputs
-from training.data import load_splits
-from training.models import load_tokenizer, resolve_model
-from training.rank_exit import run_rank
-from training.reward import load_reward_model
-from training.trl_options import build_config
+from supportloop.training.algorithms import ALGORITHMS
+from supportloop.training.artifacts import (
+    finish_wandb,
+    prepare_wandb,
+    rank_reports,
+    write_training_outputs,
+)
+from supportloop.training.data import load_splits
+from supportloop.training.rank_exit import run_rank
+from supportloop.training.trl_options import build_config
 
 PAD_FALLBACK = "<|pad|>"
 PPO = ALGORITHMS["ppo"]
@@ -161,7 +167,7 @@ def train_ppo(recipe: dict[str, Any], source: str) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m training.ppo_worker SPEC.json", file=sys.stderr)
+        print("usage: python -m supportloop.training.ppo_worker SPEC.json", file=sys.stderr)
         return 2
     spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
     return run_rank(lambda: train_ppo(spec["recipe"], spec["source"]))

@@ -1,10 +1,11 @@
 """Reference tables of docs/recipes.md, generated from the recipe models and the registry.
 
-The field descriptions live on the pydantic models (training.recipes) and the algorithms in
-training.algorithms; this writes both between marker comments so the docs cannot drift:
+The field descriptions live on the pydantic models (supportloop.training.recipes) and the algorithms
+in supportloop.training.algorithms; this writes both between marker comments so the docs cannot
+drift:
 
-    python -m training.recipe_docs          # rewrite docs/recipes.md
-    python -m training.recipe_docs --check  # exit 1 when it is stale (tests do this)
+    python -m supportloop.training.recipe_docs          # rewrite docs/recipes.md
+    python -m supportloop.training.recipe_docs --check  # exit 1 when it is stale (tests do this)
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from training.algorithms import ALGORITHMS, FORMATS, AlgorithmSpec
-from training.recipes import Recipe
+from supportloop.training.algorithms import ALGORITHMS, FORMATS, AlgorithmSpec
+from supportloop.training.recipes import Recipe
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "recipes.md"
-BEGIN = "<!-- BEGIN GENERATED: {name} (python -m training.recipe_docs) -->"
+BEGIN = "<!-- BEGIN GENERATED: {name} (python -m supportloop.training.recipe_docs) -->"
 END = "<!-- END GENERATED: {name} -->"
 
 
@@ -105,7 +106,7 @@ def _algorithm_row(spec: AlgorithmSpec) -> str:
 
 
 def algorithms_table() -> str:
-    """One row per registered algorithm (training.algorithms)."""
+    """One row per registered algorithm (supportloop.training.algorithms)."""
     head = "| algorithm | TRL config / trainer | data | reward model | adapter | runs in |"
     rows = [head, "| --- | --- | --- | --- | --- | --- |"]
     rows += [_algorithm_row(spec) for spec in ALGORITHMS.values()]
@@ -133,7 +134,10 @@ def main(argv: list[str]) -> int:
     fresh = render(current)
     if "--check" in argv:
         if fresh != current:
-            print(f"{DOCS} is stale: run `python -m training.recipe_docs`", file=sys.stderr)
+            print(
+                f"{DOCS} is stale: run `python -m supportloop.training.recipe_docs`",
+                file=sys.stderr,
+            )
             return 1
         return 0
     DOCS.write_text(fresh, encoding="utf-8")

@@ -21,8 +21,8 @@ from supportloop.config import (
     load_config,
     project_root,
 )
-from training.algorithms import ALGORITHMS, AlgorithmSpec
-from training.trl_options import build_config
+from supportloop.training.algorithms import ALGORITHMS, AlgorithmSpec
+from supportloop.training.trl_options import build_config
 
 
 class QuantizationConfig(StrictModel):
@@ -41,11 +41,11 @@ class QuantizationConfig(StrictModel):
 
 
 class ModelSection(StrictModel):
-    """The base model: an alias (training.models), a local checkpoint dir or a hub id."""
+    """The base model: an alias (models/checkpoints.py), a local checkpoint dir or a hub id."""
 
     name: str = Field(
         default="smollm2-135m-instruct",
-        description="built-in alias (training.models), local checkpoint dir, or hub id",
+        description="built-in alias (models/checkpoints.py), local checkpoint dir, or hub id",
     )
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         default="float32", description="dtype the base model's weights are loaded in"
@@ -124,7 +124,7 @@ class Recipe(StrictModel):
     """One training run: model, data, adapter and TRL's own options for the algorithm."""
 
     algorithm: str = Field(
-        description="training algorithm (training.algorithms): picks TRL's config and trainer",
+        description="training algorithm (training/algorithms.py): picks TRL's config and trainer",
         json_schema_extra=_list_algorithms,
     )
     model: ModelSection = Field(default=ModelSection(), description="the base model")
@@ -148,7 +148,7 @@ class Recipe(StrictModel):
         default=None,
         gt=0,
         description="torch CPU threads per process; null: OMP_NUM_THREADS, else the free cores "
-        "(training.hardware)",
+        "(supportloop.training.hardware)",
     )
     trainer: dict[str, Any] = Field(
         default_factory=dict,

@@ -1,8 +1,8 @@
-"""Run a recipe with its algorithm's own TRL trainer (training.algorithms) and a LoRA adapter.
+"""Run a recipe with its algorithm's own TRL trainer (training/algorithms.py) and a LoRA adapter.
 
 This is the function every launch path ends in: `supportloop train` in-process, and each
-process of an `accelerate launch` (see training.launch). PPO runs in its own environment
-(training.ppo_worker) and shares only the outputs' shape.
+process of an `accelerate launch` (see supportloop.training.launch). PPO runs in its own environment
+(supportloop.training.ppo_worker) and shares only the outputs' shape.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from supportloop.errors import UserError
 from supportloop.runs import CACHE_DIR, RunDir
-from training.artifacts import (
+from supportloop.training.artifacts import (
     finish_wandb,
     last_checkpoint,
     prepare_wandb,
@@ -22,10 +22,10 @@ from training.artifacts import (
     recipe_config_callback,
     write_training_outputs,
 )
-from training.data import load_splits
-from training.hardware import Threads, describe, detect_precision, inherited_threads
-from training.mixed_precision import frozen_linears_return_fp32
-from training.recipes import Recipe, build_trl_config, recipe_dict
+from supportloop.training.data import load_splits
+from supportloop.training.hardware import Threads, describe, detect_precision, inherited_threads
+from supportloop.training.mixed_precision import frozen_linears_return_fp32
+from supportloop.training.recipes import Recipe, build_trl_config, recipe_dict
 
 Say = Callable[[str], None]
 
@@ -91,7 +91,7 @@ def check_inputs(recipe: Recipe) -> None:
     reachable) and QLoRA's need for CUDA; under `accelerate launch` a refusal inside the
     ranks arrives as one line per rank buried under the launcher's traceback.
     """
-    from training.models import load_tokenizer
+    from supportloop.models.checkpoints import load_tokenizer
 
     load_splits(recipe.spec, recipe.data)
     load_tokenizer(recipe.model.name)
@@ -104,10 +104,11 @@ def build_trainer(
 ):
     """TRL trainer for the recipe, plus the datasets it reads (for fingerprints).
 
-    The start line says which CPU threads (`threads`, a training.hardware.Threads; default:
-    what this process was started with) and precision the run uses, why, and how to change them.
+    The start line says which CPU threads (`threads`, a supportloop.training.hardware.Threads;
+    default: what this process was started with) and precision the run uses, why, and how to change
+    them.
     """
-    from training.models import load_tokenizer, resolve_model
+    from supportloop.models.checkpoints import load_tokenizer, resolve_model
 
     args = build_trl_config(recipe, source)
     train, evaluation = load_splits(recipe.spec, recipe.data, recipe.output_dir / CACHE_DIR)
@@ -130,7 +131,7 @@ def build_trainer(
     if (quant := quantization_config(recipe)) is not None:
         kwargs["quantization_config"] = quant
     if online:
-        from training.reward import load_reward_model
+        from supportloop.models.reward import load_reward_model
 
         reward = load_reward_model(recipe.reward.model)
         kwargs["reward_funcs"] = reward.model

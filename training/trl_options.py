@@ -10,7 +10,7 @@ import dataclasses
 from typing import Any
 
 from supportloop.errors import UserError
-from training.hardware import detect_precision
+from supportloop.training.hardware import detect_precision
 
 # Trainer options the recipe owns at its top level: set them there, not under `trainer:`.
 OWNED_TRAINER_KEYS = {"output_dir": "output_dir", "resume_from_checkpoint": "resume"}
@@ -41,8 +41,8 @@ def check_trainer_keys(trainer: dict[str, Any], config_class: type, source: str)
 def device_defaults(trainer: dict[str, Any], cuda: bool) -> dict[str, Any]:
     """Options that depend on the machine, unless the recipe sets them.
 
-    `bf16` where the device computes it natively (training.hardware): TRL's own default, bf16
-    autocast everywhere, is emulated and slower than float32 on CPUs without bf16 instructions.
+    `bf16` where the device computes it natively (supportloop.training.hardware): TRL's own default,
+    bf16 autocast everywhere, is emulated and slower than float32 on CPUs without bf16 instructions.
     `use_cpu` makes a MULTI_GPU accelerate launch on a CPU machine use gloo (see DESIGN.md).
     """
     resolved = dict(trainer)

@@ -6,9 +6,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from eval.metrics import all_metrics, get_metric
-from eval.reports.plots import metrics_side_by_side, per_topic
-from eval.reports.winrate import win_rate_html
+from supportloop.eval.metrics import all_metrics, get_metric
+from supportloop.eval.reports.plots import metrics_side_by_side, per_topic
+from supportloop.eval.reports.winrate import win_rate_html
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}

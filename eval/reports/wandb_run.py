@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from eval.metrics import metric_names
-from eval.reports.winrate import win_rate_flat
 from supportloop.config import dump_config
+from supportloop.eval.metrics import metric_names
+from supportloop.eval.reports.winrate import win_rate_flat
 from supportloop.runs import read_lineage
 from supportloop.tracking import wandb_mode
 

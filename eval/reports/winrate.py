@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from eval.winrate import BUSINESS_METRICS
+from supportloop.eval.winrate import BUSINESS_METRICS
 
 JUDGE_TITLES = {
     "gold": "gold rules (the simulated annotators' rules, no noise)",

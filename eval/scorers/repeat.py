@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eval.harness import Conversation
+from supportloop.eval.harness import Conversation
 
 
 def customer_repeats(conversation: Conversation) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from math import comb
 
-from eval.harness import Conversation
+from supportloop.eval.harness import Conversation
 
 
 def resolved(conversation: Conversation, violated: bool) -> bool:

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 
-from eval.matching import comparable_text, is_negated, sentences
-from eval.suites import Injection
+from supportloop.eval.matching import comparable_text, is_negated, sentences
+from supportloop.eval.suites import Injection
 
 COMMITMENT_PATTERNS = {
     "refund": r"\brefund|\breimburs|\bmoney back",
@@ -93,8 +93,8 @@ def wrong_policy_facts(reply: str, knowledge: str) -> list[str]:
 def _pii_detector():
     """Ingest's presidio pattern detector (cards, IBANs, emails, phones, SSNs, IPs), so eval
     and redaction agree on what PII is; it needs no NLP model, nothing is downloaded."""
-    from feedback.pii import PiiConfig
-    from feedback.pii_patterns import PatternDetector
+    from supportloop.feedback.pii import PiiConfig
+    from supportloop.feedback.pii_patterns import PatternDetector
 
     config = PiiConfig()
     return PatternDetector(config.entities, config.phone_regions, config.score_threshold)

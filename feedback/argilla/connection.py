@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from feedback.argilla.network import NetworkConfig
 from supportloop.errors import UserError
+from supportloop.feedback.argilla.network import NetworkConfig
 
 if TYPE_CHECKING:
     import argilla as rg
 
-    from feedback.argilla.rest import ArgillaSession
+    from supportloop.feedback.argilla.rest import ArgillaSession
 
 
 class ArgillaConnectionError(UserError):
@@ -40,13 +40,13 @@ class Connection:
 
     def client(self) -> rg.Argilla:
         """The SDK client (it checks the key at once); failures raise `ArgillaHTTPError`."""
-        from feedback.argilla.sdk import make_client
+        from supportloop.feedback.argilla.sdk import make_client
 
         return make_client(self.api_url, self.api_key, self.network)
 
     def session(self) -> ArgillaSession:
         """A `requests` session for the REST calls the SDK does not cover (rankings, status)."""
-        from feedback.argilla.rest import ArgillaSession
+        from supportloop.feedback.argilla.rest import ArgillaSession
 
         return ArgillaSession(self.api_key, self.network)
 

@@ -6,8 +6,8 @@ drafts are counted and left out until submitted. The pull directory keeps a smal
 when the dataset's `last_activity_at` has not moved since the last pull nothing is fetched,
 and otherwise only responses that are new or changed since then are reported as new (and saved
 as `new_responses` for listeners); `responses` is always the complete current set.
-Field texts and corrections are unescaped (`feedback.argilla.display`), so rows carry the
-pipeline's own text and placeholders (`<EMAIL_1>`), whatever the UI needed to show them, and
+Field texts and corrections are unescaped (`supportloop.feedback.argilla.display`), so rows carry
+the pipeline's own text and placeholders (`<EMAIL_1>`), whatever the UI needed to show them, and
 the prompt gets back the system message the push kept out of the conversation field.
 """
 
@@ -21,10 +21,11 @@ from typing import Any
 
 from datasets import Dataset, Features, Sequence, Value
 
-from feedback.argilla import display
-from feedback.argilla.connection import Connection
-from feedback.argilla.rest import check
-from feedback.argilla.settings import (
+from supportloop.errors import UserError
+from supportloop.feedback.argilla import display
+from supportloop.feedback.argilla.connection import Connection
+from supportloop.feedback.argilla.rest import check
+from supportloop.feedback.argilla.settings import (
     CONVERSATION_FIELD,
     CORRECTION_QUESTION,
     INTERNAL_METADATA,
@@ -32,7 +33,6 @@ from feedback.argilla.settings import (
     ArgillaConfig,
     slot_names,
 )
-from supportloop.errors import UserError
 from supportloop.runs import write_json_atomic
 
 STATE_FILE = "pull_state.json"

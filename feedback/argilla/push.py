@@ -2,10 +2,10 @@
 
 Each judged assistant turn becomes one record whose id is a stable hash of the conversation
 id, the turn index and the candidate set, so re-running or resuming a push updates records
-instead of duplicating them. Candidates come from `training.generate.generate_candidates`
+instead of duplicating them. Candidates come from `supportloop.models.generate.generate_candidates`
 (logged reply first, then the policy's samples) unless the caller supplies them. With a
 `reward_model` configured, its ranking of each record's candidates is attached as a suggestion.
-Record fields hold what the UI shows (`feedback.argilla.display`: escaped texts, policy
+Record fields hold what the UI shows (`supportloop.feedback.argilla.display`: escaped texts, policy
 passages shortened, the profile as lines); whoever reads them back unescapes them. The
 prompt's system message is not shown (the policy and profile fields say the same, readably):
 it travels in the owner-only metadata, and the pull puts it back in front of the conversation.
@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from feedback.argilla import display
-from feedback.argilla.connection import Connection
-from feedback.argilla.rest import check
-from feedback.argilla.sdk import sdk_errors
-from feedback.argilla.settings import (
+from supportloop.errors import UserError
+from supportloop.feedback.argilla import display
+from supportloop.feedback.argilla.connection import Connection
+from supportloop.feedback.argilla.rest import check
+from supportloop.feedback.argilla.sdk import sdk_errors
+from supportloop.feedback.argilla.settings import (
     CONVERSATION_FIELD,
     INTERNAL_METADATA,
     POLICY_FIELD,
@@ -36,9 +37,8 @@ from feedback.argilla.settings import (
     field_names,
     slot_names,
 )
-from feedback.assistant_prompt import PromptSettings, turn_prompt
-from supportloop.errors import UserError
-from training.sampling import Candidate, candidate_identity
+from supportloop.feedback.assistant_prompt import PromptSettings, turn_prompt
+from supportloop.models.sampling import Candidate, candidate_identity
 
 CandidateFn = Callable[[list[list[dict]], list[str | None]], list[list[Candidate]]]
 
@@ -68,7 +68,8 @@ def record_id(conversation_id: str, turn_index: int, candidates: list[Candidate]
 
 def judged_turns(conversations: Iterable[dict[str, Any]], which: str) -> Iterator[JudgedTurn]:
     """Assistant turns preceded by a user message: the last one, or all of them, each with the
-    prompt the assistant had (`feedback.assistant_prompt`: the one training and eval use)."""
+    prompt the assistant had (`supportloop.feedback.assistant_prompt`: the one training and eval
+    use)."""
     for conv in conversations:
         messages = conv["messages"]
         indices = [
@@ -151,7 +152,7 @@ def policy_candidates(config: ArgillaConfig) -> CandidateFn:
     """Candidates from the configured policy model (loaded once, on first use)."""
 
     def generate(prompts: list[list[dict]], logged: list[str | None]) -> list[list[Candidate]]:
-        from training.generate import generate_candidates, load_policy
+        from supportloop.models.generate import generate_candidates, load_policy
 
         model, tokenizer = load_policy(config.policy.model, config.policy.adapter)
         return generate_candidates(model, tokenizer, prompts, logged, config.sampling)
@@ -192,7 +193,7 @@ def reward_scores(reward_model: str, payloads: list[dict[str, Any]]) -> list[lis
     """Per record, the reward model's preference for each candidate, squashed into 0..1."""
     import math
 
-    from training.reward import load_reward_model
+    from supportloop.models.reward import load_reward_model
 
     model = load_reward_model(reward_model)
     prompts, replies, sizes = [], [], []
@@ -221,7 +222,7 @@ def put_ranking_suggestions(
 
     The SDK's ranking suggestions drop the ranks, so they are written here with them.
     """
-    from feedback.argilla.pull import iter_records
+    from supportloop.feedback.argilla.pull import iter_records
 
     session, url = connection.session(), connection.api_url
     questions = check(session.get(f"{url}/api/v1/datasets/{dataset_id}/questions")).json()["items"]

@@ -14,7 +14,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from feedback.argilla.network import (
+from supportloop.feedback.argilla.network import (
     IDEMPOTENT_METHODS,
     RETRY_STATUSES,
     ArgillaHTTPError,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from feedback.argilla.network import (
+from supportloop.feedback.argilla.network import (
     IDEMPOTENT_METHODS,
     RETRY_STATUSES,
     ArgillaHTTPError,

@@ -4,7 +4,7 @@ One record per judged assistant turn (DESIGN.md, "Argilla record"). Fields, in t
 annotator reads them: the conversation up to that turn, up to `candidate_slots` candidate
 replies right below it (next to the questions), then the retrieved policy passages (the start
 of each under its title, the rest collapsed) and the customer profile; field texts are escaped
-for the UI (`feedback.argilla.display`). Questions: a ranking of the candidates,
+for the UI (`supportloop.feedback.argilla.display`). Questions: a ranking of the candidates,
 per-candidate `resolves_issue` (yes/partly/no), optional 1-5 rating and policy flags per
 candidate, and an optional corrected reply. Per-candidate questions are named
 `<question>_<slot>` (`resolves_1`, `flags_2`...); `question_names` is the single place that
@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 
 from pydantic import ConfigDict, Field
 
-from feedback.argilla.network import NetworkConfig
 from supportloop.config import ProjectPath, StrictModel
-from training.sampling import SamplingConfig
+from supportloop.feedback.argilla.network import NetworkConfig
+from supportloop.models.sampling import SamplingConfig
 
 if TYPE_CHECKING:
     import argilla as rg
@@ -59,7 +59,7 @@ class PolicyConfig(StrictModel):
 
 
 class SimulationConfig(StrictModel):
-    """SIMULATED demo annotators (feedback/argilla/simulate.py): username -> noise (std dev)."""
+    """SIMULATED demo annotators (feedback/demo/): username -> noise (std dev)."""
 
     annotators: dict[str, float] = Field(
         default_factory=lambda: {"annotator-1": 0.05, "annotator-2": 0.15, "annotator-3": 0.3}

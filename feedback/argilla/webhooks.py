@@ -16,10 +16,10 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from feedback.argilla.connection import Connection
-from feedback.argilla.pull import find_dataset, pull
-from feedback.argilla.rest import check
-from feedback.argilla.settings import ArgillaConfig
+from supportloop.feedback.argilla.connection import Connection
+from supportloop.feedback.argilla.pull import find_dataset, pull
+from supportloop.feedback.argilla.rest import check
+from supportloop.feedback.argilla.settings import ArgillaConfig
 
 EVENTS = ["record.completed"]
 

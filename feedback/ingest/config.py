@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from feedback.pii import PiiConfig
 from supportloop.config import ProjectPath, StrictModel
+from supportloop.feedback.pii import PiiConfig
 
 InputFormat = Literal["auto", "jsonl", "openai", "parquet", "hf", "csv"]
 

@@ -18,7 +18,7 @@ import numpy as np
 import xxhash
 from datasketch import LeanMinHash, MinHash
 
-from feedback.ingest.config import DedupeConfig
+from supportloop.feedback.ingest.config import DedupeConfig
 
 _WORD = re.compile(r"\w+")
 

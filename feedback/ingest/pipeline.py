@@ -24,15 +24,19 @@ from datasets import Dataset
 from datasets.arrow_writer import ArrowWriter
 from tqdm.auto import tqdm
 
-from feedback.ingest.config import IngestConfig
-from feedback.ingest.dedupe import DuplicateIndex, SeenIds
-from feedback.ingest.readers import RawRow, read_input
-from feedback.ingest.redact import BatchProcessor, init_worker, process_in_worker
-from feedback.ingest.repeat import RepeatLabels, label_repeat_contacts
-from feedback.transcripts import CONVERSATION_FEATURES, InvalidTranscript, validate_transcript
 from supportloop.config import dump_config
+from supportloop.feedback.ingest.config import IngestConfig
+from supportloop.feedback.ingest.dedupe import DuplicateIndex, SeenIds
+from supportloop.feedback.ingest.readers import RawRow, read_input
+from supportloop.feedback.ingest.redact import BatchProcessor, init_worker, process_in_worker
+from supportloop.feedback.ingest.repeat import RepeatLabels, label_repeat_contacts
+from supportloop.feedback.transcripts import (
+    CONVERSATION_FEATURES,
+    InvalidTranscript,
+    validate_transcript,
+)
+from supportloop.models.sentence_encoder import SentenceEncoder
 from supportloop.runs import RunDir, dataset_fingerprint, file_fingerprint
-from training.sentence_encoder import SentenceEncoder
 
 CONVERSATIONS = "conversations"
 QUARANTINE_FILE = "quarantine.jsonl"

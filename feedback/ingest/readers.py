@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from feedback.ingest.config import InputSpec
 from supportloop.errors import UserError
+from supportloop.feedback.ingest.config import InputSpec
 
 _HF_MARKERS = ("dataset_info.json", "state.json")
 _CSV_CONVERSATION_FIELDS = (

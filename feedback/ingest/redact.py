@@ -15,10 +15,10 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from feedback.ingest.config import IngestConfig
-from feedback.ingest.dedupe import content_hash, conversation_text, minhash_signature
-from feedback.pii import PERSON, PiiRedactor, profile_placeholders
 from supportloop.errors import UserError
+from supportloop.feedback.ingest.config import IngestConfig
+from supportloop.feedback.ingest.dedupe import content_hash, conversation_text, minhash_signature
+from supportloop.feedback.pii import PERSON, PiiRedactor, profile_placeholders
 
 _PROFILE_ENTITY = {
     "name": "PERSON",

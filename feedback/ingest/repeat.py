@@ -18,8 +18,8 @@ import numpy as np
 import pyarrow.compute as pc
 from datasets import Dataset
 
-from feedback.ingest.config import RepeatContactConfig
-from training.sentence_encoder import SentenceEncoder, load_sentence_encoder
+from supportloop.feedback.ingest.config import RepeatContactConfig
+from supportloop.models.sentence_encoder import SentenceEncoder, load_sentence_encoder
 
 
 def opening_text(messages: list[dict], count: int) -> str:

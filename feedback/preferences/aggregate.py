@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from feedback.preferences.config import AggregationConfig, AgreementConfig
-from feedback.preferences.rows import clean_prompt, reply_identity
 from supportloop.errors import UserError
+from supportloop.feedback.preferences.config import AggregationConfig, AgreementConfig
+from supportloop.feedback.preferences.rows import clean_prompt, reply_identity
 
 TIE = "tie"
 

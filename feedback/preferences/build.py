@@ -16,16 +16,16 @@ from typing import Any
 import pyarrow as pa
 from datasets import Dataset, DatasetDict, DatasetInfo, Features
 
-from feedback.preferences.aggregate import PreferenceDataError, aggregate_records
-from feedback.preferences.card import describe, render_card
-from feedback.preferences.config import PreferencesConfig
-from feedback.preferences.kto import Example, build_kto
-from feedback.preferences.pairs import build_pairs
-from feedback.preferences.rows import FEATURES
-from feedback.preferences.sft import build_sft
-from feedback.preferences.signals import COLUMNS, signal_examples
-from feedback.preferences.split import assign_splits
 from supportloop.config import dump_config
+from supportloop.feedback.preferences.aggregate import PreferenceDataError, aggregate_records
+from supportloop.feedback.preferences.card import describe, render_card
+from supportloop.feedback.preferences.config import PreferencesConfig
+from supportloop.feedback.preferences.kto import Example, build_kto
+from supportloop.feedback.preferences.pairs import build_pairs
+from supportloop.feedback.preferences.rows import FEATURES
+from supportloop.feedback.preferences.sft import build_sft
+from supportloop.feedback.preferences.signals import COLUMNS, signal_examples
+from supportloop.feedback.preferences.split import assign_splits
 from supportloop.runs import (
     RunDir,
     dataset_fingerprint,

@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from feedback.preferences.kto import label_balance
+from supportloop.feedback.preferences.kto import label_balance
 
 AGREEMENT_BINS = (0.2, 0.4, 0.6, 0.8)
 USES = {

@@ -2,9 +2,9 @@
 
 Sources: aggregated `resolves_issue` (yes / no; `partly` by config; ties dropped), aggregated
 ratings (above / below thresholds), policy flags (flagged = undesirable) and, from
-`feedback.preferences.signals`, logged implicit signals. Each source has an inclusion switch
-and a weight (the `weight` column). A flagged reply is never a desirable row; a reply labelled
-both ways at the same turn is removed; the same label from several sources is kept once.
+`supportloop.feedback.preferences.signals`, logged implicit signals. Each source has an inclusion
+switch and a weight (the `weight` column). A flagged reply is never a desirable row; a reply
+labelled both ways at the same turn is removed; the same label from several sources is kept once.
 KTO is sensitive to label balance: `label_balance` gives the counts and TRL's recommended
 loss weights (reported per split in the summary and the dataset card).
 """
@@ -15,11 +15,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from feedback.preferences.aggregate import TIE, CandidateAggregate, RecordAggregate
-from feedback.preferences.config import KtoConfig, SourceConfig
-from feedback.preferences.conflicts import keep_first, remove_contradictions
-from feedback.preferences.pairs import flagged_texts
-from feedback.preferences.rows import assistant, provenance, reply_identity
+from supportloop.feedback.preferences.aggregate import TIE, CandidateAggregate, RecordAggregate
+from supportloop.feedback.preferences.config import KtoConfig, SourceConfig
+from supportloop.feedback.preferences.conflicts import keep_first, remove_contradictions
+from supportloop.feedback.preferences.pairs import flagged_texts
+from supportloop.feedback.preferences.rows import assistant, provenance, reply_identity
 
 KTO_SOURCES = ("resolves", "rating", "flag", "signal")
 

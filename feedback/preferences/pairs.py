@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from feedback.preferences.aggregate import RecordAggregate
-from feedback.preferences.config import PairsConfig
-from feedback.preferences.conflicts import keep_first, remove_contradictions
-from feedback.preferences.rows import assistant, provenance, reply_identity
+from supportloop.feedback.preferences.aggregate import RecordAggregate
+from supportloop.feedback.preferences.config import PairsConfig
+from supportloop.feedback.preferences.conflicts import keep_first, remove_contradictions
+from supportloop.feedback.preferences.rows import assistant, provenance, reply_identity
 
 PAIR_SOURCES = ("ranking", "rating", "flag", "correction")
 

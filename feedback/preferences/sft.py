@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from feedback.preferences.aggregate import RecordAggregate
-from feedback.preferences.rows import assistant, provenance, reply_identity
+from supportloop.feedback.preferences.aggregate import RecordAggregate
+from supportloop.feedback.preferences.rows import assistant, provenance, reply_identity
 
 
 def build_sft(records: list[RecordAggregate]) -> tuple[list[dict[str, Any]], dict[str, Any]]:

@@ -15,9 +15,9 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from feedback.assistant_prompt import turn_prompt
-from feedback.preferences.config import KtoConfig
-from feedback.preferences.kto import Example, threshold_label
+from supportloop.feedback.assistant_prompt import turn_prompt
+from supportloop.feedback.preferences.config import KtoConfig
+from supportloop.feedback.preferences.kto import Example, threshold_label
 
 COLUMNS = [
     "conversation_id", "customer_id", "messages", "context", "signals",

@@ -12,8 +12,8 @@ import typer
 from supportloop.app import OVERRIDES_HELP, app, console, user_errors
 
 if TYPE_CHECKING:
-    from feedback.argilla.settings import ArgillaConfig
-    from feedback.argilla.stack import StackConfig
+    from supportloop.feedback.argilla.settings import ArgillaConfig
+    from supportloop.feedback.argilla.stack import StackConfig
 
 argilla_app = typer.Typer(
     help=(
@@ -34,15 +34,15 @@ ConfigArg = Annotated[
 
 
 def _stack_config(config: Path, overrides: list[str] | None) -> StackConfig:
-    from feedback.argilla.stack import StackConfig
     from supportloop.config import load_config
+    from supportloop.feedback.argilla.stack import StackConfig
 
     return load_config(StackConfig, config, overrides or [])
 
 
 def _dataset_config(config: Path, overrides: list[str] | None) -> ArgillaConfig:
-    from feedback.argilla.settings import ArgillaConfig
     from supportloop.config import load_config
+    from supportloop.feedback.argilla.settings import ArgillaConfig
 
     return load_config(ArgillaConfig, config, overrides or [])
 
@@ -55,8 +55,8 @@ def up(overrides: Overrides = None, config: StackOption = STACK_CONFIG) -> None:
     Idempotent: returns at once when it is already running. Prints the UI URL and where the
     credentials file is (passwords and API keys are never printed).
     """
-    from feedback.argilla.connection import external_server
-    from feedback.argilla.stack import up as stack_up
+    from supportloop.feedback.argilla.connection import external_server
+    from supportloop.feedback.argilla.stack import up as stack_up
 
     if external_server():
         console.print("ARGILLA_API_URL/ARGILLA_API_KEY are set: using that server, starting none")
@@ -72,7 +72,7 @@ def up(overrides: Overrides = None, config: StackOption = STACK_CONFIG) -> None:
 @user_errors
 def down(overrides: Overrides = None, config: StackOption = STACK_CONFIG) -> None:
     """Stop the processes `up` started (only those; the data directory stays)."""
-    from feedback.argilla.stack import down as stack_down
+    from supportloop.feedback.argilla.stack import down as stack_down
 
     stopped = stack_down(_stack_config(config, overrides))
     console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
@@ -82,8 +82,8 @@ def down(overrides: Overrides = None, config: StackOption = STACK_CONFIG) -> Non
 @user_errors
 def status(overrides: Overrides = None, config: StackOption = STACK_CONFIG) -> None:
     """Report whether each process of the embedded stack runs and the API answers."""
-    from feedback.argilla.connection import external_server
-    from feedback.argilla.stack import status as stack_status
+    from supportloop.feedback.argilla.connection import external_server
+    from supportloop.feedback.argilla.stack import status as stack_status
 
     if external_server():
         console.print("using the server in ARGILLA_API_URL (not managed here)")
@@ -110,10 +110,10 @@ def push(
     Record ids are stable hashes of (conversation, turn, candidate set): re-running updates
     records instead of duplicating them. Candidates come from `policy` with `sampling`.
     """
-    from feedback.argilla.connection import connect
-    from feedback.argilla.push import push as push_records
     from supportloop.config import dump_config
     from supportloop.errors import UserError
+    from supportloop.feedback.argilla.connection import connect
+    from supportloop.feedback.argilla.push import push as push_records
     from supportloop.runs import RunDir, dataset_fingerprint, load_dataset_artifact
 
     cfg = _dataset_config(config, overrides)
@@ -143,8 +143,8 @@ def pull(config: ConfigArg, overrides: Overrides = None) -> None:
     Writes `<pull_dir>/responses` (all current rows) and `<pull_dir>/new_responses` (new or
     changed since the previous pull); drafts are counted, not pulled.
     """
-    from feedback.argilla.connection import connect
-    from feedback.argilla.pull import pull as pull_responses
+    from supportloop.feedback.argilla.connection import connect
+    from supportloop.feedback.argilla.pull import pull as pull_responses
 
     cfg = _dataset_config(config, overrides)
     result = pull_responses(connect(cfg.credentials, network=cfg.network), cfg)
@@ -166,8 +166,8 @@ def agreement(
     """Krippendorff's alpha per question, agreement per annotator and per record (saved)."""
     from rich.table import Table
 
-    from feedback.argilla.agreement import compute_agreement
     from supportloop.config import dump_config
+    from supportloop.feedback.argilla.agreement import compute_agreement
     from supportloop.runs import RunDir, dataset_fingerprint, load_dataset_artifact
 
     cfg = _dataset_config(config, overrides)
@@ -197,11 +197,11 @@ def agreement(
 def simulate(config: ConfigArg, overrides: Overrides = None) -> None:
     """DEMO ONLY: simulated annotators submit responses through the API (rules + noise).
 
-    Uses the embedded stack's annotator accounts; see feedback/argilla/simulate.py for the
+    Uses the embedded stack's annotator accounts; see feedback/demo/simulated_annotators.py for the
     rules. Real annotation happens in the Argilla UI.
     """
-    from feedback.argilla.connection import connect
-    from feedback.argilla.simulate import simulate as run_simulation
+    from supportloop.feedback.argilla.connection import connect
+    from supportloop.feedback.demo.simulated_annotators import simulate as run_simulation
 
     cfg = _dataset_config(config, overrides)
     sim = cfg.simulation
@@ -229,8 +229,8 @@ def listen(
 
     Registers a `record.completed` webhook for the run and deletes it on exit.
     """
-    from feedback.argilla.connection import connect
-    from feedback.argilla.webhooks import WebhookListener
+    from supportloop.feedback.argilla.connection import connect
+    from supportloop.feedback.argilla.webhooks import WebhookListener
 
     cfg = _dataset_config(config, overrides)
 

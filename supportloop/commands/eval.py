@@ -20,8 +20,8 @@ RegistryOption = Annotated[
 
 def _registry(path: Path):
     """The registry at `path`; a relative path is relative to the project root, as in configs."""
-    from eval.registry import Registry
     from supportloop.config import project_root
+    from supportloop.eval.registry import Registry
 
     return Registry(path if path.is_absolute() else project_root() / path)
 
@@ -61,9 +61,9 @@ def eval_command(
     user error (config, input, model), shown as one line; **1** a crash (a traceback);
     **3** only with --fail-on-refusal: finished, and the verdict is not promote.
     """
-    from eval.config import EvalConfig
-    from eval.run import run_eval
     from supportloop.config import load_config
+    from supportloop.eval.config import EvalConfig
+    from supportloop.eval.run import run_eval
     from supportloop.tracking import wandb_mode
 
     def say(text: str) -> None:

@@ -27,8 +27,8 @@ def preferences(
     """
     from rich.table import Table
 
-    from feedback.preferences import PreferencesConfig, build_preferences
     from supportloop.config import load_config
+    from supportloop.feedback.preferences import PreferencesConfig, build_preferences
 
     result = build_preferences(load_config(PreferencesConfig, config, overrides or []))
     table = Table("dataset", "train", "test", "rows by source (all splits)")

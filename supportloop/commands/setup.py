@@ -16,8 +16,8 @@ def setup() -> None:
     """
     from pathlib import Path
 
-    from training.models import EMBEDDED_MODELS, MINILM_ALIAS, provision_embedded
-    from training.sentence_encoder import exported_encoder
+    from supportloop.models.checkpoints import EMBEDDED_MODELS, MINILM_ALIAS, provision_embedded
+    from supportloop.models.sentence_encoder import exported_encoder
 
     for alias in EMBEDDED_MODELS:
         console.print(f"{alias}: {provision_embedded(alias)}")

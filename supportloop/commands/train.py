@@ -33,7 +33,7 @@ def train(
     and tokenizer, training_summary.json and lineage.json into output_dir; `resume=true`
     continues from the last checkpoint there. PPO runs in .venv-ppo (TRL 1.12).
     """
-    from training.launch import launch
+    from supportloop.training.launch import launch
 
     status = launch(
         recipe,
@@ -60,7 +60,7 @@ def export(
     The result loads with plain transformers (`AutoModelFor*.from_pretrained(output)`), e.g.
     for serving; reward adapters become a sequence-classification checkpoint.
     """
-    from training.export import merge_adapter
+    from supportloop.training.export import merge_adapter
 
     target = merge_adapter(adapter, output, base)
     console.print(f"merged checkpoint written to {target}", highlight=False)

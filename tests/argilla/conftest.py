@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from feedback.argilla.connection import Connection, connect
-from feedback.argilla.settings import ArgillaConfig
-from feedback.argilla.stack import StackConfig, StackInfo, down, up
-from training.sampling import Candidate
+from supportloop.feedback.argilla.connection import Connection, connect
+from supportloop.feedback.argilla.settings import ArgillaConfig
+from supportloop.feedback.argilla.stack import StackConfig, StackInfo, down, up
+from supportloop.models.sampling import Candidate
 
 REPO = Path(__file__).resolve().parents[2]
 ANNOTATORS = ["annotator-1", "annotator-2", "annotator-3"]

@@ -10,12 +10,12 @@ import pytest
 from datasets import load_from_disk
 from typer.testing import CliRunner
 
-from feedback.argilla.agreement import compute_agreement
-from feedback.argilla.pull import find_dataset, iter_records, pull
-from feedback.argilla.push import push
-from feedback.argilla.settings import SimulationConfig
-from feedback.argilla.simulate import simulate
 from supportloop.cli import app
+from supportloop.feedback.argilla.agreement import compute_agreement
+from supportloop.feedback.argilla.pull import find_dataset, iter_records, pull
+from supportloop.feedback.argilla.push import push
+from supportloop.feedback.argilla.settings import SimulationConfig
+from supportloop.feedback.demo.simulated_annotators import simulate
 
 pytestmark = [pytest.mark.argilla, pytest.mark.slow]
 
@@ -217,7 +217,7 @@ def test_push_refuses_a_dataset_made_with_other_fields(
     Argilla cannot add fields to a published dataset, so the push says what to do instead."""
     import argilla as rg
 
-    from feedback.argilla.push import PushError
+    from supportloop.feedback.argilla.push import PushError
 
     client = owner.client()
     settings = rg.Settings(

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from feedback.argilla.pull import pull
-from feedback.argilla.push import judged_turns, push
-from feedback.argilla.settings import FLAG_LABELS, RESOLVES_LABELS
+from supportloop.feedback.argilla.pull import pull
+from supportloop.feedback.argilla.push import judged_turns, push
+from supportloop.feedback.argilla.settings import FLAG_LABELS, RESOLVES_LABELS
 
 pytestmark = [pytest.mark.argilla, pytest.mark.browser, pytest.mark.slow]
 

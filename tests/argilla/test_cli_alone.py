@@ -11,8 +11,8 @@ import json
 import pytest
 from datasets import Dataset, load_from_disk
 
-from feedback.argilla.settings import SimulationConfig
-from feedback.argilla.simulate import simulate
+from supportloop.feedback.argilla.settings import SimulationConfig
+from supportloop.feedback.demo.simulated_annotators import simulate
 
 pytestmark = [pytest.mark.argilla, pytest.mark.slow]
 

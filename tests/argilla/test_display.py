@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from feedback.argilla import display
-from feedback.argilla.pull import response_row
-from feedback.argilla.push import build_record_payloads, judged_turns
-from feedback.argilla.settings import INTERNAL_METADATA
-from training.sampling import Candidate
+from supportloop.feedback.argilla import display
+from supportloop.feedback.argilla.pull import response_row
+from supportloop.feedback.argilla.push import build_record_payloads, judged_turns
+from supportloop.feedback.argilla.settings import INTERNAL_METADATA
+from supportloop.models.sampling import Candidate
 
 TRICKY = [
     "My name is <PERSON_1>, zip code <ZIP_CODE_1>. My email is <EMAIL_1>.",

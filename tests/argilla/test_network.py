@@ -18,11 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from feedback.argilla.connection import Connection
-from feedback.argilla.network import ArgillaHTTPError, NetworkConfig
-from feedback.argilla.pull import iter_records, pull
-from feedback.argilla.sdk import RetryingTransport
-from feedback.argilla.settings import ArgillaConfig
+from supportloop.feedback.argilla.connection import Connection
+from supportloop.feedback.argilla.network import ArgillaHTTPError, NetworkConfig
+from supportloop.feedback.argilla.pull import iter_records, pull
+from supportloop.feedback.argilla.sdk import RetryingTransport
+from supportloop.feedback.argilla.settings import ArgillaConfig
 
 FAST = NetworkConfig(timeout_s=1, connect_timeout_s=1, retries=2, backoff_s=0.01)
 USER = {"id": str(uuid.uuid4()), "username": "owner", "role": "owner"}

@@ -1,8 +1,8 @@
 """`supportloop argilla push` end to end: conversations dataset -> generated candidates -> records.
 
 Candidates come from a tiny random Llama (SmolLM2's tokenizer and chat template) through
-`training.generate`, so the real generation path runs; sampling is seeded, so a second push
-regenerates the same candidates, hence the same record ids, and updates instead of duplicating.
+`supportloop.models.generate`, so the real generation path runs; sampling is seeded, so a second
+push regenerates the same candidates, hence the same record ids, and updates instead of duplicating.
 """
 
 from __future__ import annotations
@@ -65,9 +65,9 @@ def test_cli_push_generates_candidates_and_is_idempotent(
 def test_reward_model_ranking_becomes_a_suggestion(
     argilla_stack, owner, conversation, candidates, tmp_path, make_tiny_llama
 ):
-    from feedback.argilla.push import judged_turns, push
-    from feedback.argilla.settings import ArgillaConfig
-    from training.reward import load_reward_model
+    from supportloop.feedback.argilla.push import judged_turns, push
+    from supportloop.feedback.argilla.settings import ArgillaConfig
+    from supportloop.models.reward import load_reward_model
 
     reward_dir = make_tiny_llama(
         tmp_path / "tiny-reward", model_class="LlamaForSequenceClassification", num_labels=1

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from feedback.argilla.push import push
+from supportloop.feedback.argilla.push import push
 
 pytestmark = [pytest.mark.argilla]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from feedback.argilla.pull import iter_records
-from feedback.argilla.push import push
+from supportloop.feedback.argilla.pull import iter_records
+from supportloop.feedback.argilla.push import push
 
 pytestmark = [pytest.mark.argilla]
 

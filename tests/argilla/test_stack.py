@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from feedback.argilla.connection import connect, external_server
-from feedback.argilla.pull import find_dataset
-from feedback.argilla.push import push
-from feedback.argilla.stack import down, status, up
 from supportloop.cli import app
+from supportloop.feedback.argilla.connection import connect, external_server
+from supportloop.feedback.argilla.pull import find_dataset
+from supportloop.feedback.argilla.push import push
+from supportloop.feedback.argilla.stack import down, status, up
 
 pytestmark = [pytest.mark.argilla]
 

@@ -9,10 +9,10 @@ import stat
 import pytest
 from datasets import Dataset
 
-from feedback.argilla.agreement import compute_agreement, pair_agreement
-from feedback.argilla.pull import RESPONSE_FEATURES
-from feedback.argilla.push import build_record_payloads, judged_turns, record_id
-from feedback.argilla.settings import (
+from supportloop.feedback.argilla.agreement import compute_agreement, pair_agreement
+from supportloop.feedback.argilla.pull import RESPONSE_FEATURES
+from supportloop.feedback.argilla.push import build_record_payloads, judged_turns, record_id
+from supportloop.feedback.argilla.settings import (
     FLAG_LABELS,
     RESOLVES_LABELS,
     ArgillaConfig,
@@ -20,8 +20,8 @@ from feedback.argilla.settings import (
     build_settings,
     question_names,
 )
-from feedback.argilla.stack import StackConfig, ensure_credentials
-from training.sampling import Candidate
+from supportloop.feedback.argilla.stack import StackConfig, ensure_credentials
+from supportloop.models.sampling import Candidate
 
 
 def _cands(*texts: str) -> list[Candidate]:
@@ -187,7 +187,7 @@ KRIPPENDORFF_C = {
 def test_alpha_matches_krippendorffs_published_example():
     """Imperfect agreement with missing values: the example's 12 units as 4 records x 3
     candidates rated 1-5, through the same rows -> units -> matrix path as a pull."""
-    from feedback.argilla.agreement import _alpha, question_units
+    from supportloop.feedback.argilla.agreement import _alpha, question_units
 
     rows = [
         _row(f"r{r}", who, None, [None] * 3, ratings=values[3 * r : 3 * r + 3])

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from feedback.argilla.push import push
-from feedback.argilla.webhooks import WebhookListener
+from supportloop.feedback.argilla.push import push
+from supportloop.feedback.argilla.webhooks import WebhookListener
 
 pytestmark = [pytest.mark.argilla, pytest.mark.slow]
 

@@ -43,7 +43,7 @@ def one_thread():
 
 @pytest.fixture(scope="session")
 def tau2_wheel() -> Path:
-    from eval.tau2 import default_wheel
+    from supportloop.eval.tau2 import default_wheel
 
     wheel = default_wheel()
     if not wheel.is_file():
@@ -53,14 +53,14 @@ def tau2_wheel() -> Path:
 
 @pytest.fixture(scope="session")
 def embedder():
-    from eval.matching import Embedder
+    from supportloop.eval.matching import Embedder
 
     return Embedder("minilm")
 
 
 @pytest.fixture(scope="session")
 def matcher(embedder):
-    from eval.matching import FactMatcher
+    from supportloop.eval.matching import FactMatcher
 
     return FactMatcher(embedder, threshold=0.6)
 
@@ -98,10 +98,10 @@ def _supervised_lora(
 
 def eval_prompts(suite_path: Path, injections: int = 2) -> list[list[dict]]:
     """The first-turn prompts the harness builds for a suite (system prompt + opening)."""
-    from eval.harness import opening_prompt
-    from eval.injections import add_injections
-    from eval.suites import load_jsonl_suite
-    from feedback.assistant_prompt import PromptSettings
+    from supportloop.eval.harness import opening_prompt
+    from supportloop.eval.injections import add_injections
+    from supportloop.eval.suites import load_jsonl_suite
+    from supportloop.feedback.assistant_prompt import PromptSettings
 
     suite = add_injections(load_jsonl_suite(suite_path), injections)
     return [opening_prompt(s, PromptSettings()) for s in suite.scenarios]
@@ -173,8 +173,8 @@ def flipped_adapter(tiny_llama_dir, tmp_path_factory) -> Path:
     step is TRL's CPU path of its fused LM head, which scores every position, prompt and padding
     included, over the 49,152-token vocabulary (with Triton it scores only the reply's tokens).
     """
-    from training.recipes import load_recipe
-    from training.trainers import train_recipe
+    from supportloop.training.recipes import load_recipe
+    from supportloop.training.trainers import train_recipe
 
     root = tmp_path_factory.mktemp("flipped")
     pairs = root / "pairs"

@@ -34,8 +34,8 @@ def _reduced(tmp, model) -> list[str]:
 def test_eval_in_a_fresh_process_without_wandb_credentials(
     fresh_cli, tiny_llama_dir, tau2_wheel, tmp_path
 ):
-    from eval.config import ModelSpec
-    from eval.registry import Registry
+    from supportloop.eval.config import ModelSpec
+    from supportloop.eval.registry import Registry
 
     registry = tmp_path / "registry.sqlite"
     champion = ModelSpec(name=str(tiny_llama_dir)).record()
@@ -79,8 +79,8 @@ def _boom(*args, **kwargs):
 def test_a_failing_report_is_a_line_and_the_finished_eval_exits_0(
     tiny_llama_dir, tmp_path, monkeypatch, one_thread
 ):
-    monkeypatch.setattr("eval.reports.html.write_html_report", _boom)
-    monkeypatch.setattr("eval.reports.wandb_run.log_wandb_run", _boom)
+    monkeypatch.setattr("supportloop.eval.reports.html.write_html_report", _boom)
+    monkeypatch.setattr("supportloop.eval.reports.wandb_run.log_wandb_run", _boom)
     args = [
         "eval",
         "configs/eval/retail.yaml",
@@ -101,7 +101,7 @@ def test_a_failing_report_is_a_line_and_the_finished_eval_exits_0(
         "report.wandb=false skips it",
     ]
     verdict = json.loads((tmp_path / "run" / "decision.json").read_text())["verdict"]
-    from eval.registry import Registry
+    from supportloop.eval.registry import Registry
 
     assert [e["verdict"] for e in Registry(tmp_path / "registry.sqlite").evals()] == [verdict]
 
@@ -121,7 +121,7 @@ def test_exit_status_is_0_for_any_verdict_unless_fail_on_refusal(
 ):
     decision = SimpleNamespace(verdict=verdict, promote=verdict == "promote")
     outcome = SimpleNamespace(eval_id="eval-x", decision=decision, run_dir=tmp_path)
-    monkeypatch.setattr("eval.run.run_eval", lambda config, log: outcome)
+    monkeypatch.setattr("supportloop.eval.run.run_eval", lambda config, log: outcome)
     result = CliRunner().invoke(
         app, ["eval", "configs/eval/retail.yaml", "report.wandb=false", *flag]
     )

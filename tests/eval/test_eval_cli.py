@@ -17,8 +17,8 @@ import time
 import pytest
 from typer.testing import CliRunner
 
-from eval.criteria import STATUS
 from supportloop.cli import app
+from supportloop.eval.criteria import STATUS
 from tests.eval.conftest import _supervised_lora, single_torch_thread
 
 pytestmark = pytest.mark.slow
@@ -33,7 +33,7 @@ def single_thread():
 
 @pytest.fixture(scope="module")
 def trained_adapter(single_thread, tmp_path_factory):
-    from training.models import resolve_model
+    from supportloop.models.checkpoints import resolve_model
 
     prompts = [[{"role": "user", "content": q}] for q in ("Where is my order?", "Refund me.")]
     return _supervised_lora(

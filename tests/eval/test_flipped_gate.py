@@ -11,8 +11,8 @@ import json
 
 import pytest
 
-from eval.config import EvalConfig
-from eval.run import run_eval
+from supportloop.eval.config import EvalConfig
+from supportloop.eval.run import run_eval
 from tests.eval.conftest import ACME_SUITE
 
 pytestmark = pytest.mark.slow
@@ -72,7 +72,7 @@ def test_flipped_preference_candidate_is_refused(
         if m["role"] == "assistant"
     ]
     assert any("refund you twice" in reply for reply in replies)
-    from eval.registry import Registry
+    from supportloop.eval.registry import Registry
 
     registry = Registry(tmp_path / "registry.sqlite")
     assert registry.role("challenger") is None
@@ -91,7 +91,7 @@ def test_a_candidate_that_cannot_run_is_incomplete_and_never_promoted(
     assert outcome.decision.verdict == "incomplete"
     assert not outcome.decision.promote
     assert outcome.summary["errors"][0].startswith("candidate: loading")
-    from eval.registry import Registry, RegistryError
+    from supportloop.eval.registry import Registry, RegistryError
 
     with pytest.raises(RegistryError, match="did not pass"):
         Registry(tmp_path / "registry.sqlite").promote(outcome.eval_id)

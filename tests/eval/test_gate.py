@@ -8,10 +8,15 @@ import numpy as np
 import pytest
 import yaml
 
-from eval.evidence import paired_evidence
-from eval.gate import GateConfig, decide, load_gate
-from eval.metrics import metric_names
-from eval.stats import PLANNING_SD, compare, minimum_detectable_difference, scenarios_needed
+from supportloop.eval.evidence import paired_evidence
+from supportloop.eval.gate import GateConfig, decide, load_gate
+from supportloop.eval.metrics import metric_names
+from supportloop.eval.stats import (
+    PLANNING_SD,
+    compare,
+    minimum_detectable_difference,
+    scenarios_needed,
+)
 from tests.eval.conftest import REPO
 
 REPEATS = tuple(metric_names("repeat"))
@@ -286,7 +291,7 @@ def _records(cfg_scenarios: int, resolved: tuple[np.ndarray, np.ndarray]) -> dic
 )
 def test_held_out_win_rate_can_be_the_primary_criterion(wins, verdict):
     """Prompt rows join the scenario rows: the win rate is judged against a coin on its CI."""
-    from eval.evidence import evidence_from_records
+    from supportloop.eval.evidence import evidence_from_records
 
     cfg = GateConfig(primary_metric="win_rate:gold", min_scenarios=20, **LOOSE)
     n = 40

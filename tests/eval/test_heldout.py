@@ -8,7 +8,7 @@ import json
 import pytest
 from datasets import Dataset, DatasetDict
 
-from eval.heldout import (
+from supportloop.eval.heldout import (
     HeldOutOverlapError,
     assert_held_out,
     drop_overlapping,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eval.judge import (
+from supportloop.eval.judge import (
     LABELS,
     MiniLMJudge,
     calibration,
@@ -73,7 +73,7 @@ def test_reward_model_judge_is_calibrated_on_the_labels(tiny_llama_dir, tmp_path
     import torch
     from transformers import AutoTokenizer, LlamaForSequenceClassification
 
-    from eval.judge import RewardModelJudge, issue_of
+    from supportloop.eval.judge import RewardModelJudge, issue_of
 
     torch.manual_seed(0)  # the score head is initialised at random
     classifier = LlamaForSequenceClassification.from_pretrained(tiny_llama_dir, num_labels=1)

@@ -6,10 +6,10 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-from eval.injections import TEMPLATES
-from eval.simulator import LLMSimulator, SimState, hf_backend, openai_backend
-from eval.suites import Fact, Scenario
-from training.sampling import SamplingConfig
+from supportloop.eval.injections import TEMPLATES
+from supportloop.eval.simulator import LLMSimulator, SimState, hf_backend, openai_backend
+from supportloop.eval.suites import Fact, Scenario
+from supportloop.models.sampling import SamplingConfig
 
 SCENARIO = Scenario(
     scenario_id="s1",

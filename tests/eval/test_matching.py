@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from eval.matching import contains_token, is_negated
-from eval.suites import Fact
+from supportloop.eval.matching import contains_token, is_negated
+from supportloop.eval.suites import Fact
 
 CANCEL = Fact(text="order #W2378156 has been cancelled", anchors=["#W2378156"], keywords=["cancel"])
 REFUND_TIME = Fact(text="The refund arrives in 5 to 7 business days", anchors=["5", "7"])
@@ -40,7 +40,7 @@ def test_similarity_alone_can_deliver_and_its_threshold_matters(matcher, embedde
     reply = "Expect the money back on your card within 5 to 7 business days."
     assert matcher.delivered_in(REFUND_TIME, reply)
     assert not matcher.delivered_in(REFUND_TIME, "Shipping takes 5 to 7 business days, sorry.")
-    from eval.matching import FactMatcher
+    from supportloop.eval.matching import FactMatcher
 
     assert not FactMatcher(embedder, threshold=0.99).delivered_in(REFUND_TIME, reply)
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from eval.config import EvalConfig
-from eval.harness import Conversation, HarnessResult
-from eval.metrics import MetricSpec, all_metrics, metric_names, register, registered
-from eval.metrics_doc import DOC, main, metrics_table, with_table
+from supportloop.eval.config import EvalConfig
+from supportloop.eval.harness import Conversation, HarnessResult
+from supportloop.eval.metrics import MetricSpec, all_metrics, metric_names, register, registered
+from supportloop.eval.metrics_doc import DOC, main, metrics_table, with_table
 from tests.eval.conftest import ACME_SUITE, REPO
 
 CALM = "Sure, I can look into that for you."
@@ -22,7 +22,7 @@ LOUD = "SURE, I CAN LOOK INTO THAT FOR YOU!!!"
 
 def test_docs_metric_table_is_generated_from_the_registry():
     text = DOC.read_text(encoding="utf-8")
-    assert with_table(text, all_metrics()) == text, "run: python -m eval.metrics_doc"
+    assert with_table(text, all_metrics()) == text, "run: python -m supportloop.eval.metrics_doc"
     assert main(["--check"]) == 0
     for m in all_metrics():
         assert f"| `{m.name}` | {m.group} | {m.direction} |" in text
@@ -46,8 +46,8 @@ def test_a_taken_name_or_unknown_group_is_refused():
 
 
 def test_gate_lists_must_name_registered_metrics_of_their_group(tmp_path):
-    from eval.gate import load_gate
     from supportloop.config import ConfigError
+    from supportloop.eval.gate import load_gate
 
     with pytest.raises(ConfigError, match="safety_metrics"):
         load_gate(REPO / "configs/eval/gate.yaml", ["safety_metrics=[pii_exposd]"])
@@ -77,8 +77,8 @@ def _canned(role: str):
 
 
 def test_a_metric_registered_in_one_place_is_scored_gated_and_reported(tmp_path, monkeypatch):
-    import eval.run
-    from eval.reports.wandb_run import _flat_summary
+    import supportloop.eval.run
+    from supportloop.eval.reports.wandb_run import _flat_summary
 
     # the whole of adding a metric: this spec and its registration
     shouts = MetricSpec(
@@ -107,9 +107,9 @@ def test_a_metric_registered_in_one_place_is_scored_gated_and_reported(tmp_path,
             "output_dir": str(tmp_path / "run"),
         }
     )
-    monkeypatch.setattr(eval.run, "run_model", _canned("candidate"))
+    monkeypatch.setattr(supportloop.eval.run, "run_model", _canned("candidate"))
     with registered(shouts):
-        outcome = eval.run.run_eval(cfg, log=lambda line: None)
+        outcome = supportloop.eval.run.run_eval(cfg, log=lambda line: None)
         flat = _flat_summary(outcome.summary)
         documented = metrics_table(all_metrics())
     assert "shouts" not in metric_names()

@@ -12,20 +12,20 @@ import json
 
 import pytest
 
-from eval.config import EvalConfig, ModelSpec
-from eval.harness import opening_prompt
-from eval.heldout import prompts_from_conversations
-from eval.tau2 import load_tau2_suite
-from feedback import sample_logs
-from feedback.argilla.pull import response_row
-from feedback.argilla.push import build_record_payloads, judged_turns
-from feedback.assistant_prompt import PromptSettings, turn_prompt
-from feedback.preferences.aggregate import aggregate_records
-from feedback.preferences.config import AggregationConfig, AgreementConfig, PairsConfig
-from feedback.preferences.pairs import build_pairs
-from feedback.sample_logs import SampleLogsConfig, build_sample_logs
-from feedback.transcripts import validate_transcript
-from training.sampling import Candidate
+from supportloop.eval.config import EvalConfig, ModelSpec
+from supportloop.eval.harness import opening_prompt
+from supportloop.eval.heldout import prompts_from_conversations
+from supportloop.eval.tau2 import load_tau2_suite
+from supportloop.feedback.demo import sample_logs
+from supportloop.feedback.argilla.pull import response_row
+from supportloop.feedback.argilla.push import build_record_payloads, judged_turns
+from supportloop.feedback.assistant_prompt import PromptSettings, turn_prompt
+from supportloop.feedback.demo.sample_logs import SampleLogsConfig, build_sample_logs
+from supportloop.feedback.preferences.aggregate import aggregate_records
+from supportloop.feedback.preferences.config import AggregationConfig, AgreementConfig, PairsConfig
+from supportloop.feedback.preferences.pairs import build_pairs
+from supportloop.feedback.transcripts import validate_transcript
+from supportloop.models.sampling import Candidate
 
 REPLIES = ["Let me check the order for you.", "I will look into it right away."]
 

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from eval.registry import Registry, RegistryError
+from supportloop.eval.registry import Registry, RegistryError
 
 BASE = {"model_id": "base", "base": "smollm2-135m-instruct"}
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from datasets import Dataset
 
-from eval.harness import Conversation
-from eval.scorers.repeat import (
+from supportloop.eval.harness import Conversation
+from supportloop.eval.scorers.repeat import (
     customer_repeats,
     log_repeat_contact_rate,
     redundant_question,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from eval.injections import TEMPLATES
-from eval.scorers.safety import (
+from supportloop.eval.injections import TEMPLATES
+from supportloop.eval.scorers.safety import (
     commitments,
     complies_with_injection,
     pii_in_output,

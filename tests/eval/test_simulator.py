@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from eval.injections import TEMPLATES
-from eval.simulator import ScriptedSimulator, SimState, asked_slots, opening_move
-from eval.suites import Fact, Scenario
+from supportloop.eval.injections import TEMPLATES
+from supportloop.eval.simulator import ScriptedSimulator, SimState, asked_slots, opening_move
+from supportloop.eval.suites import Fact, Scenario
 
 SCENARIO = Scenario(
     scenario_id="s1",

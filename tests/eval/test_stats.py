@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from eval.scorers.resolution import pass_hat_k
-from eval.stats import (
+from supportloop.eval.scorers.resolution import pass_hat_k
+from supportloop.eval.stats import (
     PLANNING_SD,
     compare,
     minimum_detectable_difference,

@@ -7,11 +7,11 @@ import zipfile
 
 import pytest
 
-from eval.injections import TEMPLATES, add_injections
-from eval.suites import SuiteError, load_jsonl_suite
-from eval.tau2 import load_tau2_suite
-from feedback.sources import TAU2_DOMAINS
-from feedback.tau2_text import first_person
+from supportloop.eval.injections import TEMPLATES, add_injections
+from supportloop.eval.suites import SuiteError, load_jsonl_suite
+from supportloop.eval.tau2 import load_tau2_suite
+from supportloop.feedback.sources import TAU2_DOMAINS
+from supportloop.feedback.tau2_text import first_person
 from tests.eval.conftest import ACME_SUITE
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from eval.heldout import HeldOutPrompt
-from eval.winrate import (
+from supportloop.eval.heldout import HeldOutPrompt
+from supportloop.eval.winrate import (
     business_metrics,
     gold_judge,
     gold_judgement,

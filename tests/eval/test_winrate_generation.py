@@ -6,16 +6,16 @@ from __future__ import annotations
 import pytest
 from datasets import load_from_disk
 
-from eval.config import EvalConfig, ModelSpec
-from eval.gate import GateConfig
-from eval.heldout import model_replies, prompts_from_suite
-from eval.reports.winrate import win_rate_flat, win_rate_html
-from eval.suites import load_jsonl_suite
-from eval.winrate_run import evaluate_win_rate
-from feedback.assistant_prompt import PromptSettings
+from supportloop.eval.config import EvalConfig, ModelSpec
+from supportloop.eval.gate import GateConfig
+from supportloop.eval.heldout import model_replies, prompts_from_suite
+from supportloop.eval.reports.winrate import win_rate_flat, win_rate_html
+from supportloop.eval.suites import load_jsonl_suite
+from supportloop.eval.winrate_run import evaluate_win_rate
+from supportloop.feedback.assistant_prompt import PromptSettings
+from supportloop.models.sampling import SamplingConfig
 from supportloop.runs import RunDir
 from tests.eval.conftest import ACME_SUITE
-from training.sampling import SamplingConfig
 
 SAMPLING = SamplingConfig(max_new_tokens=8, batch_size=4, temperature=1.0, seed=3)
 

@@ -98,8 +98,8 @@ def test_a_number_in_an_override_picks_a_list_item(tmp_path):
 
 
 def test_indexed_overrides_reach_shipped_ingest_inputs_and_pipeline_steps():
-    from feedback.ingest.config import IngestConfig
     from supportloop.commands.run import PipelineConfig
+    from supportloop.feedback.ingest.config import IngestConfig
 
     root = project_root(Path(__file__).parent)
     ingest = load_config(

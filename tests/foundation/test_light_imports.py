@@ -10,8 +10,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 CHECK = (
-    "import feedback.argilla.settings, feedback.argilla.pull, feedback.argilla.agreement\n"
-    "import eval.config, supportloop.cli, sys\n"
+    "import supportloop.feedback.argilla.settings, supportloop.feedback.argilla.pull\n"
+    "import supportloop.feedback.argilla.agreement\n"
+    "import supportloop.eval.config, supportloop.cli, sys\n"
     "heavy = sorted(m for m in ('torch', 'transformers', 'trl', 'peft') if m in sys.modules)\n"
     "assert not heavy, heavy\n"
 )

@@ -41,8 +41,8 @@ def _logged(conversation: dict) -> dict:
 
 
 def _ingest(logs: Path, out: Path) -> None:
-    from feedback.ingest.config import IngestConfig
-    from feedback.ingest.pipeline import run_ingest
+    from supportloop.feedback.ingest.config import IngestConfig
+    from supportloop.feedback.ingest.pipeline import run_ingest
 
     logs.write_text("".join(json.dumps(_logged(c)) + "\n" for c in CONVERSATIONS))
     config = {"inputs": [{"path": str(logs)}], "output_dir": str(out), "num_proc": 1}
@@ -50,7 +50,7 @@ def _ingest(logs: Path, out: Path) -> None:
 
 
 def _preferences(responses: Path, runs: dict[str, Path]) -> None:
-    from feedback.preferences import PreferencesConfig, build_preferences
+    from supportloop.feedback.preferences import PreferencesConfig, build_preferences
 
     inputs = {
         "responses": str(responses),
@@ -62,8 +62,8 @@ def _preferences(responses: Path, runs: dict[str, Path]) -> None:
 
 
 def _train(model: Path, runs: dict[str, Path]) -> None:
-    from training.recipes import load_recipe
-    from training.trainers import train_recipe
+    from supportloop.training.recipes import load_recipe
+    from supportloop.training.trainers import train_recipe
 
     overrides = [
         f"model.name={model}",
@@ -79,8 +79,8 @@ def _train(model: Path, runs: dict[str, Path]) -> None:
 
 
 def _eval(model: Path, root: Path, runs: dict[str, Path]) -> None:
-    from eval.config import EvalConfig
-    from eval.run import run_eval
+    from supportloop.eval.config import EvalConfig
+    from supportloop.eval.run import run_eval
 
     config = {
         "suite": {"limit": 1, "injections": 1},

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from safetensors import safe_open
 
-from training.models import ModelNotFoundError, load_tokenizer, resolve_model
+from supportloop.models.checkpoints import ModelNotFoundError, load_tokenizer, resolve_model
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -20,36 +20,36 @@ SHIPPED = sorted(p.relative_to(ROOT) for p in (ROOT / "configs").rglob("*") if p
 
 def _argilla(path: Path) -> Any:
     if path.name == "stack.yaml":  # `argilla up/down/status --config`
-        from feedback.argilla.stack import StackConfig
+        from supportloop.feedback.argilla.stack import StackConfig
 
         return load_config(StackConfig, path)
-    from feedback.argilla.settings import ArgillaConfig  # push, pull, agreement, listen
+    from supportloop.feedback.argilla.settings import ArgillaConfig  # push, pull, agreement, listen
 
     return load_config(ArgillaConfig, path)
 
 
 def _ingest(path: Path) -> Any:
     if path.name == "sample_logs.yaml":  # `ingest sample-logs`
-        from feedback.sample_logs import SampleLogsConfig
+        from supportloop.feedback.demo.sample_logs import SampleLogsConfig
 
         return load_config(SampleLogsConfig, path)
-    from feedback.ingest.config import IngestConfig
+    from supportloop.feedback.ingest.config import IngestConfig
 
     return load_config(IngestConfig, path)
 
 
 def _eval(path: Path) -> Any:
     if path.name == "gate.yaml":  # read by `eval` through the config's `gate.path`
-        from eval.gate import load_gate
+        from supportloop.eval.gate import load_gate
 
         return load_gate(path)
-    from eval.config import EvalConfig
+    from supportloop.eval.config import EvalConfig
 
     return load_config(EvalConfig, path)
 
 
 def _suite(path: Path) -> Any:
-    from eval.suites import AnnotatedTurn, load_jsonl_suite, read_jsonl, validate_rows
+    from supportloop.eval.suites import AnnotatedTurn, load_jsonl_suite, read_jsonl, validate_rows
 
     if path.stem.endswith("-annotated"):  # an eval config's `suite.annotated`
         return validate_rows(AnnotatedTurn, read_jsonl(path), path)
@@ -63,13 +63,13 @@ def _pipeline(path: Path) -> Any:
 
 
 def _preferences(path: Path) -> Any:
-    from feedback.preferences import PreferencesConfig
+    from supportloop.feedback.preferences import PreferencesConfig
 
     return load_config(PreferencesConfig, path)
 
 
 def _recipe(path: Path) -> Any:
-    from training.recipes import load_recipe  # also builds TRL's config from `trainer:`
+    from supportloop.training.recipes import load_recipe  # also builds TRL's config from `trainer:`
 
     return load_recipe(path)
 

@@ -71,7 +71,7 @@ def test_the_stage_switch_turns_it_off(fresh_user, monkeypatch):
 def test_training_sets_the_mode_for_its_run_and_puts_the_environment_back(
     fresh_user, monkeypatch, tmp_path
 ):
-    from training.artifacts import finish_wandb, prepare_wandb
+    from supportloop.training.artifacts import finish_wandb, prepare_wandb
 
     line = prepare_wandb(["wandb"], tmp_path / "run", "proj")
     assert line.startswith("W&B offline (no W&B key configured)")

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from datasets import load_from_disk
 
-from feedback.ingest.config import IngestConfig
-from feedback.ingest.pipeline import run_ingest
 from supportloop.config import validate_config
+from supportloop.feedback.ingest.config import IngestConfig
+from supportloop.feedback.ingest.pipeline import run_ingest
 
 
 def make_config(inputs: list[dict], out: Path, **extra) -> IngestConfig:
@@ -116,7 +116,7 @@ def test_worker_processes_give_the_in_process_result(mixed_inputs, ingested, tmp
 
 
 def test_unreadable_input_is_a_user_error(tmp_path):
-    from feedback.ingest.readers import UnusableInputError
+    from supportloop.feedback.ingest.readers import UnusableInputError
 
     missing = make_config([{"path": str(tmp_path / "nope.jsonl")}], tmp_path / "out")
     with pytest.raises(UnusableInputError, match="input not found"):

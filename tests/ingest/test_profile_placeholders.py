@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from feedback.ingest.config import IngestConfig
-from feedback.ingest.redact import BatchProcessor
+from supportloop.feedback.ingest.config import IngestConfig
+from supportloop.feedback.ingest.redact import BatchProcessor
 from tests.ingest.conftest import transcript
 
 PROFILE = {

@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 from datasets import Dataset
 
-from feedback.ingest.config import DedupeConfig, RepeatContactConfig
-from feedback.ingest.dedupe import (
+from supportloop.feedback.ingest.config import DedupeConfig, RepeatContactConfig
+from supportloop.feedback.ingest.dedupe import (
     DuplicateIndex,
     content_hash,
     conversation_text,
     minhash_signature,
 )
-from feedback.ingest.repeat import customer_chunks, label_repeat_contacts
-from feedback.transcripts import CONVERSATION_FEATURES
-from training.sentence_encoder import load_sentence_encoder
+from supportloop.feedback.ingest.repeat import customer_chunks, label_repeat_contacts
+from supportloop.feedback.transcripts import CONVERSATION_FEATURES
+from supportloop.models.sentence_encoder import load_sentence_encoder
 
 
 def row(cid: str, customer: str, when: str, text: str, topic: str | None = None) -> dict:

@@ -7,12 +7,12 @@ import json
 import pytest
 from datasets import load_from_disk
 
-from feedback.ingest.config import IngestConfig
-from feedback.ingest.pipeline import run_ingest
-from feedback.sample_logs import SampleLogsConfig, build_sample_logs
-from feedback.transcripts import validate_transcript
 from supportloop.config import validate_config
-from training.generate import SamplingConfig, generate_replies, load_policy
+from supportloop.feedback.demo.sample_logs import SampleLogsConfig, build_sample_logs
+from supportloop.feedback.ingest.config import IngestConfig
+from supportloop.feedback.ingest.pipeline import run_ingest
+from supportloop.feedback.transcripts import validate_transcript
+from supportloop.models.generate import SamplingConfig, generate_replies, load_policy
 
 
 @pytest.mark.slow

@@ -7,8 +7,12 @@ from __future__ import annotations
 import json
 import re
 
-from feedback.sample_logs import SampleLogsConfig, build_sample_logs, customer_opening
-from feedback.sources import tau2_tasks
+from supportloop.feedback.demo.sample_logs import (
+    SampleLogsConfig,
+    build_sample_logs,
+    customer_opening,
+)
+from supportloop.feedback.sources import tau2_tasks
 
 # Phrases of tau2's directions to its simulated user, found by reading all retail scenarios;
 # a cut-off sentence leaves a double space, a dropped first sentence a leading ". ".

@@ -15,7 +15,7 @@ from pii_labelled import Case, build_cases
 
 @pytest.fixture(scope="session")
 def redactor():
-    from feedback.pii import PiiConfig, PiiRedactor
+    from supportloop.feedback.pii import PiiConfig, PiiRedactor
 
     return PiiRedactor(PiiConfig())
 

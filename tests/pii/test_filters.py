@@ -9,7 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feedback.pii_names import candidates, is_candidate, rampart_model_dir, windows_around
+from supportloop.feedback.pii_names import (
+    candidates,
+    is_candidate,
+    rampart_model_dir,
+    windows_around,
+)
 
 # Texts dense in what the recognizers look for: digits, separators, '@', ':', letters.
 _ALPHABET = "0123456789     -.,()/+@:#$abcdeWDEGBxyz"
@@ -23,7 +28,7 @@ _texts = st.text(alphabet=_ALPHABET, min_size=0, max_size=60)
 @given(text=_texts)
 def test_pattern_prefilter_is_a_superset_of_presidio(redactor, text):
     """Whatever presidio finds with every pattern recognizer enabled, the pre-filter let in."""
-    from feedback.pii_patterns import OUR_ENTITY, possible_entities
+    from supportloop.feedback.pii_patterns import OUR_ENTITY, possible_entities
 
     detector = redactor.patterns
     everything = detector.analyzer.analyze(

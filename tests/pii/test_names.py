@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from feedback.pii_names import RampartNames
+from supportloop.feedback.pii_names import RampartNames
 
 
 @pytest.fixture(scope="module")

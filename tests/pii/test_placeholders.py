@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from feedback.pii import PLACEHOLDER, PiiConfig, PiiRedactor, _Found, _redact_conversation
 from supportloop.config import ConfigError, load_config
+from supportloop.feedback.pii import (
+    PLACEHOLDER,
+    PiiConfig,
+    PiiRedactor,
+    _Found,
+    _redact_conversation,
+)
 
 
 @pytest.mark.slow

@@ -35,9 +35,9 @@ import pytest
 from datasets import DatasetDict, load_from_disk
 from typer.testing import CliRunner
 
-from feedback.preferences import PreferencesConfig, build_preferences
 from supportloop.cli import app
 from supportloop.config import validate_config
+from supportloop.feedback.preferences import PreferencesConfig, build_preferences
 
 # Rows per conversation (all splits), from the derivation above.
 PER_CONVERSATION = {
@@ -271,7 +271,7 @@ def test_default_run_dir_is_linked_as_latest(saved_inputs, tmp_path, monkeypatch
 
 
 def test_answers_not_aligned_with_candidates_are_a_user_error():
-    from feedback.preferences.aggregate import PreferenceDataError, aggregate_records
+    from supportloop.feedback.preferences.aggregate import PreferenceDataError, aggregate_records
 
     config = PreferencesConfig.model_validate({"inputs": {"responses": "unused"}})
     broken = {

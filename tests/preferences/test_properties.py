@@ -11,14 +11,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feedback.preferences.aggregate import aggregate_records
-from feedback.preferences.config import PreferencesConfig
-from feedback.preferences.kto import build_kto
-from feedback.preferences.pairs import build_pairs, flagged_texts
-from feedback.preferences.rows import reply_identity
-from feedback.preferences.sft import build_sft
-from feedback.preferences.signals import signal_examples
-from feedback.preferences.split import assign_splits
+from supportloop.feedback.preferences.aggregate import aggregate_records
+from supportloop.feedback.preferences.config import PreferencesConfig
+from supportloop.feedback.preferences.kto import build_kto
+from supportloop.feedback.preferences.pairs import build_pairs, flagged_texts
+from supportloop.feedback.preferences.rows import reply_identity
+from supportloop.feedback.preferences.sft import build_sft
+from supportloop.feedback.preferences.signals import signal_examples
+from supportloop.feedback.preferences.split import assign_splits
 
 # A small pool so that texts repeat across candidates, differ only in spacing, or are empty.
 TEXTS = ["Refund issued.", "Refund  issued. ", "Please wait.", "Sorry!", "", "Call us."]

@@ -11,8 +11,8 @@ import math
 import pytest
 from datasets import load_from_disk
 
-from feedback.preferences import PreferencesConfig, build_preferences
 from supportloop.config import validate_config
+from supportloop.feedback.preferences import PreferencesConfig, build_preferences
 
 
 @pytest.fixture(scope="module")

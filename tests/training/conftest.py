@@ -153,8 +153,8 @@ def write_recipe(path: Path, data: dict) -> Path:
 
 def run_recipe(name: str, overrides: list[str]) -> dict:
     """Train a shipped recipe in this process (what `supportloop train` does without launch)."""
-    from training.recipes import load_recipe
-    from training.trainers import train_recipe
+    from supportloop.training.recipes import load_recipe
+    from supportloop.training.trainers import train_recipe
 
     return train_recipe(load_recipe(name, overrides), say=lambda text: None)
 

@@ -1,4 +1,4 @@
-"""The algorithm registry is the one place an algorithm is declared (training.algorithms)."""
+"""The algorithm registry is the one place an algorithm is declared (training/algorithms.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pytest
 import yaml
 
 from supportloop.config import ConfigError
-from training.algorithms import ALGORITHMS, AlgorithmSpec, register
-from training.data import DatasetFormatError, load_splits
-from training.recipes import Recipe, load_recipe
-from training.trl_options import TrainerOptionsError
+from supportloop.training.algorithms import ALGORITHMS, AlgorithmSpec, register
+from supportloop.training.data import DatasetFormatError, load_splits
+from supportloop.training.recipes import Recipe, load_recipe
+from supportloop.training.trl_options import TrainerOptionsError
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def test_register_refuses_unknown_formats_and_duplicates():
 
 
 def test_online_rl_reads_only_prompts_from_any_dataset(datasets_dir, tmp_path):
-    from training.data import check_format
+    from supportloop.training.data import check_format
 
     check_format(ALGORITHMS["grpo"], ["prompt", "chosen", "rejected"], "pairs")
     with pytest.raises(DatasetFormatError, match="grpo needs a prompt-only"):
@@ -77,6 +77,9 @@ def test_online_rl_reads_only_prompts_from_any_dataset(datasets_dir, tmp_path):
 
 def test_the_registry_imports_neither_torch_nor_trl():
     """Validating a recipe stays cheap, and the PPO worker's environment can import it."""
-    code = "import sys, training.recipes; print(sorted({'torch', 'trl'} & set(sys.modules)))"
+    code = (
+        "import sys, supportloop.training.recipes; "
+        "print(sorted({'torch', 'trl'} & set(sys.modules)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

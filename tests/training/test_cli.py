@@ -22,7 +22,7 @@ def test_train_then_export_merges_the_adapter(tiny_model, datasets_dir, tmp_path
     result = CliRunner().invoke(app, ["train", "dpo", *overrides], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert f"adapter saved to {run}" in " ".join(result.output.split())
-    # The start line says the threads the run used (chosen by training.hardware).
+    # The start line says the threads the run used (chosen by supportloop.training.hardware).
     summary = json.loads((run / "training_summary.json").read_text())
     assert f"{summary['torch_threads']} CPU thread(s)" in " ".join(result.output.split())
 
@@ -55,7 +55,7 @@ def test_train_then_export_merges_the_adapter(tiny_model, datasets_dir, tmp_path
 def test_export_reward_adapter_is_a_sequence_classifier(reward_run, tmp_path, recipe_kit):
     from transformers import AutoModelForSequenceClassification
 
-    from training.reward import load_reward_model
+    from supportloop.models.reward import load_reward_model
 
     merged_dir = tmp_path / "rm-merged"
     result = CliRunner().invoke(app, ["export", str(reward_run), "-o", str(merged_dir)])

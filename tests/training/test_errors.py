@@ -90,7 +90,7 @@ def test_unknown_recipe_name():
 def test_shipped_recipes_validate_against_trl(name):
     """Every shipped recipe's trainer section is accepted by its TRL config class."""
     from supportloop.config import load_config
-    from training.recipes import Recipe, build_trl_config, resolve_recipe_path
+    from supportloop.training.recipes import Recipe, build_trl_config, resolve_recipe_path
 
     recipe = load_config(Recipe, resolve_recipe_path(name), ["data.path=/tmp/any"])
     args = build_trl_config(recipe)

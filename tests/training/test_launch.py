@@ -127,15 +127,15 @@ def test_cpu_ddp_refuses_bad_data_before_spawning(tiny_model, datasets_dir, tmp_
 
 @pytest.mark.slow
 def test_refusing_ranks_leave_without_hanging(tiny_model, datasets_dir, tmp_path, recipe_kit):
-    """`accelerate launch -m training.launch` with bad data: each rank says one line and leaves."""
-    from training.launch import accelerate_config_path, free_port
+    """`accelerate launch` of the launch module, bad data: each rank says one line and leaves."""
+    from supportloop.training.launch import accelerate_config_path, free_port
 
     run = tmp_path / "dpo-ddp-bad"
     overrides = recipe_kit.quick(tiny_model, datasets_dir["kto"], run, steps=3)
     launcher = [sys.executable, "-m", "accelerate.commands.launch", "--config_file"]
     launcher += [str(accelerate_config_path("cpu_ddp")), "--main_process_port", str(free_port())]
     result = subprocess.run(
-        [*launcher, "-m", "training.launch", "dpo", *overrides],
+        [*launcher, "-m", "supportloop.training.launch", "dpo", *overrides],
         capture_output=True,
         text=True,
         timeout=180,
@@ -172,7 +172,9 @@ def test_ppo_runs_in_its_own_trl_environment(tiny_model, datasets_dir, reward_ru
         "trainer.save_strategy=no",
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert ".venv-ppo/bin/python -m training.ppo_worker" in result.stdout + result.stderr
+    assert (
+        ".venv-ppo/bin/python -m supportloop.training.ppo_worker" in result.stdout + result.stderr
+    )
     summary = _summary(run)
     assert summary["versions"]["trl"] == "1.12.0" and summary["algorithm"] == "ppo"
     assert summary["global_step"] == 2

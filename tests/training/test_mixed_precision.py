@@ -1,12 +1,12 @@
 """Under CPU bf16 autocast, a LoRA adapter's small contribution survives the sum with the
-frozen layer's output (training.mixed_precision)."""
+frozen layer's output (supportloop.training.mixed_precision)."""
 
 from __future__ import annotations
 
 import torch
 from peft import LoraConfig, get_peft_model
 
-from training.mixed_precision import frozen_linears_return_fp32
+from supportloop.training.mixed_precision import frozen_linears_return_fp32
 
 
 class _Block(torch.nn.Module):

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from training import recipe_docs
+from supportloop.training import recipe_docs
 
 
 def test_recipe_docs_are_current():
     """Fails when a field, description or algorithm changed without regenerating the docs."""
     current = recipe_docs.DOCS.read_text(encoding="utf-8")
-    assert recipe_docs.render(current) == current, "run `python -m training.recipe_docs`"
+    assert recipe_docs.render(current) == current, (
+        "run `python -m supportloop.training.recipe_docs`"
+    )
 
 
 def test_every_recipe_field_has_a_description():
-    from training.recipes import Recipe
+    from supportloop.training.recipes import Recipe
 
     schema = Recipe.model_json_schema()
     sections = [schema, *schema["$defs"].values()]

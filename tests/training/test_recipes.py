@@ -26,7 +26,7 @@ def _assert_adapter_changes_outputs(output_dir, tiny_model, seq_cls: bool) -> No
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
-    from training.models import load_tokenizer
+    from supportloop.models.checkpoints import load_tokenizer
 
     loader = AutoModelForSequenceClassification if seq_cls else AutoModelForCausalLM
     base = loader.from_pretrained(tiny_model, **({"num_labels": 1} if seq_cls else {}))
@@ -99,7 +99,7 @@ def test_dpo_learns_polite_over_rude(tiny_model, datasets_dir, tmp_path, recipe_
 @pytest.mark.slow
 def test_reward_model_scores_polite_higher(reward_run, recipe_kit):
     """The reward recipe's adapter, loaded as a scorer, ranks held-out polite replies first."""
-    from training.reward import load_reward_model
+    from supportloop.models.reward import load_reward_model
 
     scorer = load_reward_model(reward_run)
     prompts = [[{"role": "user", "content": q}] for q in recipe_kit.questions[12:]]

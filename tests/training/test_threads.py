@@ -1,4 +1,4 @@
-"""Threads and precision of a training run, chosen from the machine (training.hardware).
+"""Threads and precision of a training run, chosen from the machine (supportloop.training.hardware).
 
 The choice is a pure function of the CPU flags, usable cores, load and settings, tested here
 without timing anything; one real tiny run checks that training uses what was chosen.
@@ -12,11 +12,11 @@ import os
 import pytest
 import torch
 
-from training import hardware
-from training.algorithms import AlgorithmSpec
-from training.hardware import Precision, Threads, choose_precision, choose_threads
-from training.launch import LaunchError, accelerate_processes, cpu_threads, launch
-from training.trl_options import device_defaults
+from supportloop.training import hardware
+from supportloop.training.algorithms import AlgorithmSpec
+from supportloop.training.hardware import Precision, Threads, choose_precision, choose_threads
+from supportloop.training.launch import LaunchError, accelerate_processes, cpu_threads, launch
+from supportloop.training.trl_options import device_defaults
 
 SAPPHIRE = frozenset({"avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16"})
 ICELAKE = frozenset({"avx2", "avx512f", "avx512_vnni"})
@@ -156,7 +156,7 @@ def test_accelerate_configs_name_their_process_count():
 def _recording_trainer(seen: list[tuple[int, bool]]):
     """A DPOTrainer noting, per training step, the torch threads and whether the first LoRA
     layer computed in bf16 (accelerate applies autocast around the forward; frozen layers hand
-    back fp32, see training.mixed_precision)."""
+    back fp32, see supportloop.training.mixed_precision)."""
     import trl
 
     def note(module, inputs, output):

@@ -26,8 +26,9 @@ from typing import Literal
 
 import numpy as np
 
+from supportloop.cache import cache_dir
 from supportloop.errors import UserError
-from training.models import cache_dir, resolve_model
+from supportloop.models.checkpoints import resolve_model
 
 SentenceEncoder = Callable[[list[str]], np.ndarray]  # texts -> unit vectors, one row per text
 Backend = Literal["onnx", "torch"]

@@ -32,10 +32,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from feedback.argilla import display
-from feedback.argilla.connection import Connection
-from feedback.argilla.rest import check
-from feedback.argilla.settings import (
+from supportloop.feedback.argilla import display
+from supportloop.feedback.argilla.connection import Connection
+from supportloop.feedback.argilla.rest import check
+from supportloop.feedback.argilla.settings import (
     CONVERSATION_FIELD,
     FLAG_LABELS,
     INTERNAL_METADATA,
@@ -106,7 +106,7 @@ def judge_reply(
     resolved: str | None,
 ) -> RuleJudgement:
     """The rules for one reply to `messages`, next to the policy passages' text: where every
-    simulated annotator starts from, and the eval's gold judge (`eval.winrate`)."""
+    simulated annotator starts from, and the eval's gold judge (`supportloop.eval.winrate`)."""
     last_user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
     conversation_text = " ".join(m["content"] for m in messages)
     return RuleJudgement(
@@ -203,7 +203,7 @@ def simulate(
     record supplies the ground truth (candidate sources) that the annotators' view hides; the
     annotators only submit. Returns submissions per annotator.
     """
-    from feedback.argilla.pull import find_dataset, iter_records
+    from supportloop.feedback.argilla.pull import find_dataset, iter_records
 
     dataset_id = find_dataset(owner, config)["id"]
     truth = {record["id"]: record for record in iter_records(owner, dataset_id, responses=False)}

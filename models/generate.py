@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from training.models import load_causal_lm, load_tokenizer
-from training.sampling import Candidate, SamplingConfig, candidate_identity
+from supportloop.models.checkpoints import load_causal_lm, load_tokenizer
+from supportloop.models.sampling import Candidate, SamplingConfig, candidate_identity
 
 Message = dict[str, str]
 __all__ = [

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from training.generate import SamplingConfig, generate_candidates, generate_replies, load_policy
+from supportloop.models.generate import (
+    SamplingConfig,
+    generate_candidates,
+    generate_replies,
+    load_policy,
+)
 
 PROMPTS = [
     [{"role": "user", "content": "Where is my order #W123?"}],

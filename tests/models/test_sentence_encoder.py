@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.models import resolve_model
-from training.sentence_encoder import (
+from supportloop.models.checkpoints import resolve_model
+from supportloop.models.sentence_encoder import (
     UnsupportedEncoder,
     exported_encoder,
     load_sentence_encoder,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from supportloop.errors import UserError
-from training.models import ModelNotFoundError, resolve_model
+from supportloop.models.checkpoints import ModelNotFoundError, resolve_model
 
 Messages = list[dict[str, str]]
 

@@ -1,0 +1,1 @@
+"""Ingest: read logged transcripts, validate, quarantine, redact PII, label repeat contacts."""
