@@ -16,11 +16,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from itertools import combinations
+from pathlib import Path
 from statistics import mean
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from datasets import Dataset, Features, Value
+
+if TYPE_CHECKING:
+    from supportloop.feedback.argilla.settings import ArgillaConfig
 
 RESOLVES_CODES = {"no": 0, "partly": 1, "yes": 2}
 QUESTIONS = ("ranking", "rating", "resolves", "flags")
@@ -140,3 +144,22 @@ def compute_agreement(responses: Dataset) -> tuple[Dataset, dict[str, Any]]:
 def _mean_or_none(values: Any) -> float | None:
     kept = [v for v in values if v is not None]
     return mean(kept) if kept else None
+
+
+def run_agreement(config: ArgillaConfig, out: Path) -> tuple[Path, dict[str, Any]]:
+    """`supportloop argilla agreement`: agreement of the pulled responses, saved as the run
+    directory `out` (record_agreement dataset, summary, lineage); returns (run dir, summary)."""
+    from supportloop.config import dump_config
+    from supportloop.runs import RunDir, dataset_fingerprint, load_dataset_artifact
+
+    responses = load_dataset_artifact(config.pull_dir / "responses")
+    records, summary = compute_agreement(responses)
+    run = RunDir(out, "argilla-agreement")
+    target = run.save_dataset("record_agreement", records)
+    run.write_summary(summary)
+    run.write_lineage(
+        inputs={"responses": dataset_fingerprint(responses)},
+        config=dump_config(config),
+        outputs={"record_agreement": str(target)},
+    )
+    return run.path, summary

@@ -23,7 +23,7 @@ from typing import Any
 
 from supportloop.errors import UserError
 from supportloop.feedback.argilla import display
-from supportloop.feedback.argilla.connection import Connection
+from supportloop.feedback.argilla.connection import Connection, connect
 from supportloop.feedback.argilla.rest import check
 from supportloop.feedback.argilla.sdk import sdk_errors
 from supportloop.feedback.argilla.settings import (
@@ -291,3 +291,23 @@ def push(
         "skipped_fewer_than_2_candidates": skipped,
         "suggestions": suggested,
     }
+
+
+def run_push(config: ArgillaConfig, out: Path) -> dict[str, Any]:
+    """`supportloop argilla push`: the configured conversations pushed; summary and lineage in
+    the run directory `out` (the dataset itself lives on the Argilla server)."""
+    from supportloop.config import dump_config
+    from supportloop.runs import RunDir, dataset_fingerprint, load_dataset_artifact
+
+    if config.conversations is None:
+        raise UserError("the Argilla config sets no `conversations:` (an ingest run's dataset)")
+    conversations = load_dataset_artifact(config.conversations)
+    summary = push(connect(config.credentials, network=config.network), config, conversations)
+    run = RunDir(out, "argilla-push")
+    run.write_summary(summary)
+    run.write_lineage(
+        inputs={"conversations": dataset_fingerprint(conversations)},
+        config=dump_config(config),
+        outputs={"dataset_id": summary["dataset_id"]},
+    )
+    return summary

@@ -110,24 +110,9 @@ def push(
     Record ids are stable hashes of (conversation, turn, candidate set): re-running updates
     records instead of duplicating them. Candidates come from `policy` with `sampling`.
     """
-    from supportloop.config import dump_config
-    from supportloop.errors import UserError
-    from supportloop.feedback.argilla.connection import connect
-    from supportloop.feedback.argilla.push import push as push_records
-    from supportloop.runs import RunDir, dataset_fingerprint, load_dataset_artifact
+    from supportloop.feedback.argilla.push import run_push
 
-    cfg = _dataset_config(config, overrides)
-    if cfg.conversations is None:
-        raise UserError(f"{config}: set `conversations:` (an ingest run's conversations dataset)")
-    conversations = load_dataset_artifact(cfg.conversations)
-    summary = push_records(connect(cfg.credentials, network=cfg.network), cfg, conversations)
-    run = RunDir(out, "argilla-push")
-    run.write_summary(summary)
-    run.write_lineage(
-        inputs={"conversations": dataset_fingerprint(conversations)},
-        config=dump_config(cfg),
-        outputs={"dataset_id": summary["dataset_id"]},
-    )
+    summary = run_push(_dataset_config(config, overrides), out)
     console.print(
         f"{summary['records']} records -> {summary['dataset']}: {summary['created']} created, "
         f"{summary['updated']} updated ({summary['skipped_fewer_than_2_candidates']} turns skipped:"
@@ -166,21 +151,9 @@ def agreement(
     """Krippendorff's alpha per question, agreement per annotator and per record (saved)."""
     from rich.table import Table
 
-    from supportloop.config import dump_config
-    from supportloop.feedback.argilla.agreement import compute_agreement
-    from supportloop.runs import RunDir, dataset_fingerprint, load_dataset_artifact
+    from supportloop.feedback.argilla.agreement import run_agreement
 
-    cfg = _dataset_config(config, overrides)
-    responses = load_dataset_artifact(cfg.pull_dir / "responses")
-    records, summary = compute_agreement(responses)
-    run = RunDir(out, "argilla-agreement")
-    target = run.save_dataset("record_agreement", records)
-    run.write_summary(summary)
-    run.write_lineage(
-        inputs={"responses": dataset_fingerprint(responses)},
-        config=dump_config(cfg),
-        outputs={"record_agreement": str(target)},
-    )
+    saved, summary = run_agreement(_dataset_config(config, overrides), out)
     table = Table("question", "Krippendorff alpha")
     for question, alpha in summary["alpha"].items():
         table.add_row(question, "-" if alpha is None else f"{alpha:.3f}")
@@ -189,7 +162,7 @@ def agreement(
     for who, score in summary["annotator_agreement"].items():
         people.add_row(who, "-" if score is None else f"{score:.3f}")
     console.print(people)
-    console.print(f"{summary['records']} records; saved to {run.path}")
+    console.print(f"{summary['records']} records; saved to {saved}")
 
 
 @argilla_app.command()

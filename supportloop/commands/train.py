@@ -8,9 +8,24 @@ from typing import Annotated
 import typer
 
 from supportloop.app import OVERRIDES_HELP, app, console, user_errors
+from supportloop.training.algorithms import ALGORITHMS
+
+TRAIN_HELP = f"""Train a LoRA adapter with TRL from a recipe ({", ".join(ALGORITHMS)}).
+
+Everything under the recipe's `trainer:` goes to TRL's own config class (DPOConfig, ...),
+e.g. `supportloop train dpo trainer.beta=0.05 trainer.max_steps=100`. Writes the adapter
+and tokenizer, training_summary.json and lineage.json into output_dir; `resume=true`
+continues from the last checkpoint there. {
+    "; ".join(
+        f"{spec.name} runs in {spec.venv} ({spec.note})"
+        for spec in ALGORITHMS.values()
+        if spec.venv
+    )
+}.
+"""
 
 
-@app.command()
+@app.command(help=TRAIN_HELP)
 @user_errors
 def train(
     recipe: Annotated[
@@ -26,13 +41,7 @@ def train(
         ),
     ] = None,
 ) -> None:
-    """Train a LoRA adapter with TRL from a recipe (sft, reward, dpo, kto, rloo, grpo, ppo).
-
-    Everything under the recipe's `trainer:` goes to TRL's own config class (DPOConfig, ...),
-    e.g. `supportloop train dpo trainer.beta=0.05 trainer.max_steps=100`. Writes the adapter
-    and tokenizer, training_summary.json and lineage.json into output_dir; `resume=true`
-    continues from the last checkpoint there. PPO runs in .venv-ppo (TRL 1.12).
-    """
+    """Train a recipe (the help text is TRAIN_HELP, built from the algorithm registry)."""
     from supportloop.training.launch import launch
 
     status = launch(

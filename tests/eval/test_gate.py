@@ -54,8 +54,11 @@ def _clearly_better(n: int = 40):
 
 
 def test_gate_file_holds_every_field_and_every_field_says_what_it_does():
-    written = yaml.safe_load((REPO / "configs/eval/gate.yaml").read_text())
-    assert set(written) == set(GateConfig.model_fields)
+    text = (REPO / "configs/eval/gate.yaml").read_text()
+    # the metric lists stay unset so the gate follows the metric registry; a comment says so
+    follows_registry = {"repeat_metrics", "safety_metrics"}
+    assert set(yaml.safe_load(text)) == set(GateConfig.model_fields) - follows_registry
+    assert all(name in text for name in follows_registry)
     assert all(f.description for f in GateConfig.model_fields.values())
 
 

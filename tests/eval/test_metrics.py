@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from supportloop.eval.config import EvalConfig
 from supportloop.eval.harness import Conversation, HarnessResult
@@ -89,10 +88,7 @@ def test_a_metric_registered_in_one_place_is_scored_gated_and_reported(tmp_path,
         lambda ctx: any(r.isupper() and "!" in r for r in ctx.conversation.replies()),
     )
 
-    gate = yaml.safe_load((REPO / "configs/eval/gate.yaml").read_text())
-    del gate["repeat_metrics"], gate["safety_metrics"]  # a gate that follows the registry
-    gate_path = tmp_path / "gate.yaml"
-    gate_path.write_text(yaml.safe_dump(gate))
+    gate_path = REPO / "configs/eval/gate.yaml"  # the shipped gate: it follows the registry
     cfg = EvalConfig.model_validate(
         {
             "suite": {"kind": "jsonl", "path": str(ACME_SUITE), "injections": 1},

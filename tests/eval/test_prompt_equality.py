@@ -16,10 +16,10 @@ from supportloop.eval.config import EvalConfig, ModelSpec
 from supportloop.eval.harness import opening_prompt
 from supportloop.eval.heldout import prompts_from_conversations
 from supportloop.eval.tau2 import load_tau2_suite
-from supportloop.feedback.demo import sample_logs
 from supportloop.feedback.argilla.pull import response_row
 from supportloop.feedback.argilla.push import build_record_payloads, judged_turns
 from supportloop.feedback.assistant_prompt import PromptSettings, turn_prompt
+from supportloop.feedback.demo import sample_logs
 from supportloop.feedback.demo.sample_logs import SampleLogsConfig, build_sample_logs
 from supportloop.feedback.preferences.aggregate import aggregate_records
 from supportloop.feedback.preferences.config import AggregationConfig, AgreementConfig, PairsConfig
