@@ -59,7 +59,7 @@ class PiiConfig(StrictModel):
     name_prefilter: bool = Field(
         True,
         description="Run the name model only around capitalised uncommon words (fast); "
-        "false runs it on whole messages (about 10x slower, catches lower-case names).",
+        "false runs it on whole messages (much slower, catches lower-case names).",
     )
     name_context_words: int = Field(4, ge=1, le=64, description="Words either side of a candidate.")
     name_settle_after: int = Field(

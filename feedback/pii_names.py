@@ -4,10 +4,10 @@ Model: Rampart by National Design Studio, CC-BY-4.0 (see docs/ATTRIBUTION.md). T
 Python code needs `arcjet`, so it is never imported: we find its files with `find_spec` and run
 the model with onnxruntime + tokenizers directly.
 
-The model costs about 0.35 ms per token on one core even batched (about 1.8x that one snippet
-per call), far too much to read every message at ingest speed. So it reads short *snippets*: a few
-words either side of capitalised words that are not common English words (`COMMON_WORDS`),
-once per distinct word per conversation. The cost of that filter: a name written in lower
+The model is far too slow to read every message at ingest speed (per-token cost:
+docs/performance.md). So it reads short *snippets*: a few words either side of capitalised
+words that are not common English words (`COMMON_WORDS`), once per distinct word per
+conversation. The cost of that filter: a name written in lower
 case, or one that is also a common capitalised word (a month, "Will", "Grace") standing alone,
 is missed; `tests/pii` and `benchmarks/pii.py` measure it. Snippets are deduplicated and cached
 (assistant templates repeat), sorted by length and run in padded batches. Words the model has

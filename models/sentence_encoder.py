@@ -1,8 +1,8 @@
 """Sentence embeddings on CPU through ONNX Runtime, equal to sentence-transformers' own.
 
 Why: repeat-contact labelling embeds thousands of customer openings and was the largest part
-of ingest. ONNX Runtime runs the same MiniLM forward with 1.7x less CPU than torch (1.3x
-faster on 2 cores), loads in 0.3 s instead of 10 s and holds half the memory.
+of ingest. ONNX Runtime runs the same MiniLM forward with less CPU, a faster load and less
+memory than torch (figures: docs/performance.md).
 sentence-transformers' own ONNX backend needs optimum-onnx, which requires transformers
 < 4.58, so the encoder is exported here with `torch.onnx` once into the cache, checked against
 torch at export, and run with `tokenizers` + `onnxruntime`.

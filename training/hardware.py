@@ -1,12 +1,10 @@
 """CPU threads and bf16 for a training run, picked from the machine and its load, not by habit.
 
-Measured on benchmarks/train_dpo.py's job (SmolLM2-135M, LoRA r=16, batch 4) on a 2-core CPU
-with avx512_bf16: 1 thread fp32 14.9 s/step, 2 threads fp32 8.9, 2 threads bf16 5.6. bf16
-autocast pays only where the hardware computes bf16 (avx512_bf16 or AMX on x86, CUDA with
+bf16 autocast pays only where the hardware computes bf16 (avx512_bf16 or AMX on x86, CUDA with
 bf16 support); elsewhere it is emulated and slower than fp32. Torch's OpenMP threads
-spin-wait on each other, so one thread on a core that other work holds stalls them all (two
-threads on two busy cores were 1.9x slower than one): cores the load average shows taken by
-other work are left to it.
+spin-wait on each other, so one thread on a core that other work holds stalls them all: cores
+the load average shows taken by other work are left to it. Figures: docs/recipes.md, "CPU
+threads and precision" (benchmarks/train_dpo.py).
 
 Precedence: the recipe (`threads`, `trainer.bf16`), then OMP_NUM_THREADS, then the machine.
 Kept free of pydantic and TRL: the PPO worker (TRL 1.12 environment) imports it too.

@@ -2,12 +2,10 @@
 
 Under autocast, PEFT adds the adapter's output to the frozen layer's output in bf16. Early in
 training the adapter's contribution is far below bf16's resolution (8 bits of mantissa) and
-is rounded away or into noise: measured on the DPO benchmark job (SmolLM2-135M, LoRA r=16,
-lr 5e-5, 12 steps), plain bf16 autocast left the loss at 0.693 after the first update and at
-0.39 after 12 steps, where fp32 reached 0.13. With the frozen layers' outputs in fp32 the sum
-is fp32 while their matmuls still run in bf16: 0.14 after 12 steps. The price is the casts and
-fp32 element-wise work after each layer: on 2 idle cores 5.5-6.1 s/step against 4.6 for plain
-autocast and 7.2 for fp32 (benchmarks/train_dpo.py).
+is rounded away or into noise, so the loss stalls where fp32's falls. With the frozen layers'
+outputs in fp32 the sum is fp32 while their matmuls still run in bf16; the price is the casts
+and fp32 element-wise work after each layer. Loss curves and speed: docs/recipes.md, "bf16 and
+LoRA" (benchmarks/train_dpo.py --precision-check).
 
 The hook is global (torch's module forward hook) because TRL builds the PEFT model and runs
 the reference forwards inside the trainer's constructor, before any model is in our hands;

@@ -50,8 +50,9 @@ class RepeatContactConfig(StrictModel):
     embedding_model: str = "minilm"
     embedding_backend: Literal["onnx", "torch"] = Field(
         "onnx",
-        description="onnx: the model exported once to ONNX Runtime (same vectors, 1.3x faster, "
-        "half the memory); torch: sentence-transformers as is, for models onnx cannot run",
+        description="onnx: the model exported once to ONNX Runtime (same vectors, faster, less "
+        "memory: docs/performance.md); torch: sentence-transformers as is, for models onnx "
+        "cannot run",
     )
     opening_messages: int = Field(1, ge=1, description="customer messages compared by embedding")
     opening_max_tokens: int = Field(

@@ -50,7 +50,7 @@ def _permutations(num_perm: int) -> tuple[str, tuple[np.ndarray, np.ndarray]]:
 def minhash_signature(text: str, config: DedupeConfig) -> LeanMinHash:
     """A lean (immutable, compact) signature: cheap to send back from a worker process.
 
-    Shingles are hashed with xxh32 (3x faster than datasketch's default SHA-1, and as
+    Shingles are hashed with xxh32 (faster than datasketch's default SHA-1, and as
     stable across processes, which Python's own `hash` is not)."""
     scheme, permutations = _permutations(config.num_perm)
     minhash = MinHash(
