@@ -3,8 +3,10 @@
 The SDK (argilla 2.8) talks through an `httpx.Client`; its own `retries` only retries failed
 connections, without backoff. `RetryingTransport`, mounted for every URL, adds the policy's
 retries of idempotent calls answered 429/5xx, and the client gets the policy's timeouts.
-(A proxy set in HTTP(S)_PROXY takes precedence over that mount: behind one, httpx's proxy
-transport makes the calls, with the timeouts but without the status retries.)
+The SDK hands httpx a transport of its own, so httpx never applies HTTP(S)_PROXY to it (the
+REST session, requests, does): `RetryingTransport` honours the proxy variables itself (stdlib
+`getproxies`/`proxy_bypass`, NO_PROXY included), so both clients take the same route, with
+the same retries.
 The SDK turns error statuses into its own exceptions (their message drops the URL) and lets
 httpx timeouts through: `sdk_errors` finds the httpx error in the chain and raises one line.
 """
@@ -12,6 +14,7 @@ httpx timeouts through: `sdk_errors` finds the httpx error in the chain and rais
 from __future__ import annotations
 
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -38,14 +41,29 @@ RETRIES_USED = "supportloop_retries"  # response extension: retries before this 
 class RetryingTransport(httpx.BaseTransport):
     """Retries idempotent requests answered 429/5xx, honouring a numeric Retry-After."""
 
-    def __init__(self, network: NetworkConfig) -> None:
+    def __init__(self, network: NetworkConfig, proxies: dict[str, str] | None = None) -> None:
+        """`proxies`: scheme -> proxy URL; default: the environment's (HTTP_PROXY, ...)."""
         self.network = network
-        self.inner = httpx.HTTPTransport(retries=network.retries)  # refused connections
+        self.direct = httpx.HTTPTransport(retries=network.retries)  # refused connections
+        proxies = urllib.request.getproxies() if proxies is None else proxies
+        self.proxied = {
+            scheme: httpx.HTTPTransport(proxy=url, retries=network.retries)
+            for scheme, url in proxies.items()
+            if scheme in ("http", "https", "all")
+        }
+
+    def inner(self, url: httpx.URL) -> httpx.HTTPTransport:
+        """The proxy transport for this URL's scheme, or the direct one (none set, NO_PROXY)."""
+        proxy = self.proxied.get(url.scheme) or self.proxied.get("all")
+        if proxy is None or urllib.request.proxy_bypass(url.host):
+            return self.direct
+        return proxy
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         retry = 0
+        inner = self.inner(request.url)
         while True:
-            response = self.inner.handle_request(request)
+            response = inner.handle_request(request)
             if (
                 retry >= self.network.retries
                 or request.method not in IDEMPOTENT_METHODS
@@ -58,7 +76,8 @@ class RetryingTransport(httpx.BaseTransport):
             time.sleep(_wait(response, backoff_delay(self.network, retry)))
 
     def close(self) -> None:
-        self.inner.close()
+        for transport in {self.direct, *self.proxied.values()}:
+            transport.close()
 
 
 def _wait(response: httpx.Response, default: float) -> float:

@@ -237,3 +237,20 @@ def test_full_backlog_is_a_connect_timeout_in_one_line():
     assert _one_line(str(info.value)).startswith(
         f"Argilla server {url}: GET /api/v1/me: could not connect within 1 s after 1 retry"
     )
+
+
+def test_sdk_client_goes_through_the_environment_proxy_with_retries(flaky, monkeypatch):
+    proxy = flaky([503])  # a forward proxy sees the absolute URL in the request line
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    _connection("http://argilla.invalid:6900").client()
+    assert proxy.seen == ["GET http://argilla.invalid:6900/api/v1/me"] * 2
+
+
+def test_sdk_client_skips_the_proxy_for_no_proxy_hosts(flaky, monkeypatch):
+    proxy, server = flaky([]), flaky([])
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    _connection(server.url).client()
+    assert (proxy.seen, server.seen) == ([], ["GET /api/v1/me"])
