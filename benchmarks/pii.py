@@ -27,9 +27,10 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "pii")]
+sys.path.insert(0, str(ROOT))  # `tests` is a package of the repository, not installed
 
-from pii_labelled import (  # noqa: E402
+from supportloop.feedback.pii import PiiConfig, PiiRedactor  # noqa: E402
+from tests.pii.pii_labelled import (  # noqa: E402
     GIVEN,
     SURNAMES,
     build_cases,
@@ -38,8 +39,6 @@ from pii_labelled import (  # noqa: E402
     make_pans,
     make_phones,
 )
-
-from supportloop.feedback.pii import PiiConfig, PiiRedactor  # noqa: E402
 
 PRODUCTS = [
     "Dyson V11 vacuum", "Samsung Galaxy S21", "Anker PowerCore charger", "Nespresso Vertuo machine",

@@ -1,4 +1,10 @@
-"""Session-wide test settings: nothing reaches a hub, W&B writes offline runs only."""
+"""Session-wide test settings: nothing reaches a hub, W&B writes offline runs only.
+
+How tests share code: fixtures live in conftest.py; plain helpers and constants in helpers
+modules, imported by package path (`from tests.eval.helpers import ACME_SUITE`). A conftest is
+never imported, nothing is put on sys.path, and no fixture exists only to hand a plain function
+or constant to a test.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,10 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from tests.helpers import save_tiny_llama
 
 # Must be set before transformers / huggingface_hub / wandb / tldextract are imported.
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -19,50 +26,6 @@ os.environ["WANDB_MODE"] = "offline"
 os.environ["WANDB_SILENT"] = "true"
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-def save_tiny_llama(
-    target: Path,
-    padding_side: str = "left",
-    model_class: str = "LlamaForCausalLM",
-    **config_overrides: Any,
-) -> Path:
-    """Save a random 2-layer Llama (hidden 32) with SmolLM2's real tokenizer and chat template.
-
-    Fast enough for real generate/train calls; its outputs are noise, which is what tests of
-    plumbing need (the real 135M model is used where quality matters).
-    """
-    import torch
-    import transformers
-    from transformers import LlamaConfig
-
-    from supportloop.models.checkpoints import load_tokenizer
-
-    tokenizer = load_tokenizer("smollm2-135m-instruct", padding_side=padding_side)
-    settings = {
-        "vocab_size": len(tokenizer),
-        "hidden_size": 32,
-        "intermediate_size": 64,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "max_position_embeddings": 512,
-        "tie_word_embeddings": True,
-        "bos_token_id": tokenizer.bos_token_id,
-        "eos_token_id": tokenizer.eos_token_id,
-        "pad_token_id": tokenizer.pad_token_id,
-        **config_overrides,
-    }
-    torch.manual_seed(0)
-    getattr(transformers, model_class)(LlamaConfig(**settings)).save_pretrained(target)
-    tokenizer.save_pretrained(target)
-    return target
-
-
-@pytest.fixture(scope="session")
-def make_tiny_llama() -> Callable[..., Path]:
-    """`save_tiny_llama` for tests in any folder (conftest functions are not importable)."""
-    return save_tiny_llama
 
 
 @pytest.fixture(scope="session")

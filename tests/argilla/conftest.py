@@ -1,4 +1,4 @@
-"""One real embedded Argilla stack per test session, and contract-shaped conversations.
+"""One real embedded Argilla stack per test session.
 
 The stack (argilla-server 2.8 + Redis + osmem, from .venv-argilla-server) starts once on a free
 port in a temporary data directory and is stopped at the end. ARGILLA_API_URL/KEY are removed
@@ -15,18 +15,7 @@ import pytest
 from supportloop.feedback.argilla.connection import Connection, connect
 from supportloop.feedback.argilla.settings import ArgillaConfig
 from supportloop.feedback.argilla.stack import StackConfig, StackInfo, down, up
-from supportloop.models.sampling import Candidate
-
-REPO = Path(__file__).resolve().parents[2]
-ANNOTATORS = ["annotator-1", "annotator-2", "annotator-3"]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.argilla.helpers import ANNOTATORS, REPO, free_port
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +24,7 @@ def stack_config(tmp_path_factory: pytest.TempPathFactory) -> StackConfig:
         pytest.fail(".venv-argilla-server missing: run bash scripts/setup.sh")
     return StackConfig(
         data_dir=tmp_path_factory.mktemp("argilla"),
-        port=_free_port(),
+        port=free_port(),
         server_venv=REPO / ".venv-argilla-server",
         annotators=ANNOTATORS,
     )
@@ -73,82 +62,3 @@ def dataset_config(argilla_stack: StackInfo, tmp_path: Path, request: pytest.Fix
         pull_dir=tmp_path / "pull",
         min_submitted=2,
     )
-
-
-def make_conversation(i: int, n_turns: int = 1, resolved: bool | None = True) -> dict:
-    """A conversation in the ingest contract (PII already replaced by placeholders)."""
-    messages = []
-    for turn in range(n_turns):
-        messages.append(
-            {
-                "role": "user",
-                "content": f"Order #W{1000 + i}: can I return item {turn}?",
-                "created_at": "2026-11-01T10:00:00+00:00",
-            }
-        )
-        messages.append(
-            {
-                "role": "assistant",
-                "content": f"Yes, returns are accepted within 30 days ({turn}).",
-                "created_at": None,
-            }
-        )
-    return {
-        "conversation_id": f"conv-{i}",
-        "customer_id": f"cust-{i % 3}",
-        "started_at": "2026-11-01T10:00:00+00:00",
-        "channel": "chat",
-        "locale": "en",
-        "model_version": "v1",
-        "topic": "returns" if i % 2 else None,
-        "messages": messages,
-        "context": {
-            "retrieved_docs": [
-                {
-                    "doc_id": "policy-returns",
-                    "title": "Returns",
-                    "text": "Items can be returned within 30 days of delivery for a refund.",
-                }
-            ],
-            "customer_profile": '{"name": "<PERSON_1>", "email": "<EMAIL_1>"}',
-        },
-        "signals": {
-            "thumbs": [{"turn_index": 1, "value": "down"}],
-            "csat": 4,
-            "escalated": False,
-            "resolved": resolved,
-        },
-        "metadata": "{}",
-        "repeat_contact": False,
-        "repeat_of": None,
-    }
-
-
-def fixed_candidates(extra: list[str]):
-    """A candidate function: the logged reply plus `extra` generated texts (collapsed)."""
-
-    def generate(prompts: list[list[dict]], logged: list[str | None]) -> list[list[Candidate]]:
-        out = []
-        for reply in logged:
-            texts = [("logged", reply), *(("generated", t) for t in extra)]
-            seen, cands = set(), []
-            for source, text in texts:
-                if text and text not in seen:
-                    seen.add(text)
-                    cands.append(Candidate(f"c{len(cands)}", text, source))
-            out.append(cands)
-        return out
-
-    return generate
-
-
-@pytest.fixture(scope="session")
-def conversation():
-    """`conversation(i, n_turns=1, resolved=True)` -> a contract-shaped conversation."""
-    return make_conversation
-
-
-@pytest.fixture(scope="session")
-def candidates():
-    """`candidates(extra_texts)` -> a candidate function for `push`."""
-    return fixed_candidates

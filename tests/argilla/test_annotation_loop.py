@@ -16,6 +16,7 @@ from supportloop.feedback.argilla.pull import find_dataset, iter_records, pull
 from supportloop.feedback.argilla.push import push
 from supportloop.feedback.argilla.settings import SimulationConfig
 from supportloop.feedback.demo.simulated_annotators import simulate
+from tests.argilla.helpers import fixed_candidates, make_conversation
 
 pytestmark = [pytest.mark.argilla, pytest.mark.slow]
 
@@ -46,14 +47,12 @@ def test_credentials_file_is_private(argilla_stack):
     assert {"owner", "annotator-1", "annotator-2", "annotator-3"} <= set(users)
 
 
-def test_push_annotate_pull_agreement(
-    owner, annotator_connections, dataset_config, conversation, candidates
-):
-    convs = [conversation(i) for i in range(5)]
-    convs.append(conversation(5, n_turns=2))  # turns="last": one record for it too
+def test_push_annotate_pull_agreement(owner, annotator_connections, dataset_config):
+    convs = [make_conversation(i) for i in range(5)]
+    convs.append(make_conversation(5, n_turns=2))  # turns="last": one record for it too
     # A conversation whose only candidate is the logged reply is skipped (nothing to rank).
-    convs.append(conversation(6))
-    candidate_fn = candidates(EXTRA)
+    convs.append(make_conversation(6))
+    candidate_fn = fixed_candidates(EXTRA)
 
     def some_single(prompts, logged):
         out = candidate_fn(prompts, logged)
@@ -183,21 +182,19 @@ def _a2_submitted(owner, dataset_id, a2):
     ]
 
 
-def test_repush_after_changes_only_adds_new_turns(owner, dataset_config, conversation, candidates):
-    convs = [conversation(i) for i in range(3)]
-    push(owner, dataset_config, convs, candidates(EXTRA))
-    more = push(owner, dataset_config, [*convs, conversation(9)], candidates(EXTRA))
+def test_repush_after_changes_only_adds_new_turns(owner, dataset_config):
+    convs = [make_conversation(i) for i in range(3)]
+    push(owner, dataset_config, convs, fixed_candidates(EXTRA))
+    more = push(owner, dataset_config, [*convs, make_conversation(9)], fixed_candidates(EXTRA))
     assert (more["records"], more["created"], more["updated"]) == (4, 1, 3)
 
 
-def test_annotator_cannot_read_other_workspace(
-    owner, annotator_connections, dataset_config, conversation, candidates
-):
+def test_annotator_cannot_read_other_workspace(owner, annotator_connections, dataset_config):
     session = owner.session()
     reply = session.post(f"{owner.api_url}/api/v1/workspaces", json={"name": "restricted"})
     assert reply.status_code == 201, reply.text
     restricted = dataset_config.model_copy(update={"workspace": "restricted"})
-    pushed = push(owner, restricted, [conversation(0)], candidates(EXTRA))
+    pushed = push(owner, restricted, [make_conversation(0)], fixed_candidates(EXTRA))
     dataset_id = pushed["dataset_id"]
     annotator = annotator_connections["annotator-1"].session()
     url = annotator_connections["annotator-1"].api_url
@@ -210,9 +207,7 @@ def test_annotator_cannot_read_other_workspace(
     assert dataset_id not in {d["id"] for d in listed}
 
 
-def test_push_refuses_a_dataset_made_with_other_fields(
-    owner, dataset_config, conversation, candidates
-):
+def test_push_refuses_a_dataset_made_with_other_fields(owner, dataset_config):
     """A dataset from an older layout (e.g. one `context` field) cannot take today's records:
     Argilla cannot add fields to a published dataset, so the push says what to do instead."""
     import argilla as rg
@@ -228,4 +223,4 @@ def test_push_refuses_a_dataset_made_with_other_fields(
         dataset_config.dataset, workspace=owner.workspace, settings=settings, client=client
     ).create()
     with pytest.raises(PushError, match="dataset=<new name>"):
-        push(owner, dataset_config, [conversation(0)], candidates(EXTRA))
+        push(owner, dataset_config, [make_conversation(0)], fixed_candidates(EXTRA))

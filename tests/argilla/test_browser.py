@@ -20,6 +20,7 @@ import pytest
 from supportloop.feedback.argilla.pull import pull
 from supportloop.feedback.argilla.push import judged_turns, push
 from supportloop.feedback.argilla.settings import FLAG_LABELS, RESOLVES_LABELS
+from tests.argilla.helpers import fixed_candidates, make_conversation
 
 pytestmark = [pytest.mark.argilla, pytest.mark.browser, pytest.mark.slow]
 
@@ -79,8 +80,8 @@ class Keyboard:
             self.presses += 1
 
 
-def _record_conversation(conversation) -> dict:
-    conv = conversation(0)
+def _record_conversation() -> dict:
+    conv = make_conversation(0)
     first, logged = conv["messages"]
     first["content"] = "Hi, I want to return the water bottle from order #W2378156, it leaks."
     asked = {**logged, "content": "Sorry about that! Could you confirm your name and zip code?"}
@@ -124,13 +125,11 @@ def _wheel_steps_until_shown(page, panel, target) -> int:
 
 
 @pytest.mark.skipif(not CHROMIUM.is_file(), reason="Debian chromium not installed (setup.sh)")
-def test_annotator_reads_and_annotates_a_record_by_keyboard(
-    argilla_stack, owner, dataset_config, conversation, candidates
-):
+def test_annotator_reads_and_annotates_a_record_by_keyboard(argilla_stack, owner, dataset_config):
     from playwright.sync_api import sync_playwright
 
-    conv = _record_conversation(conversation)
-    pushed = push(owner, dataset_config, [conv], candidates(CANDIDATES))
+    conv = _record_conversation()
+    pushed = push(owner, dataset_config, [conv], fixed_candidates(CANDIDATES))
     users = json.loads(argilla_stack.credentials_file.read_text())["users"]
     url = argilla_stack.api_url
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

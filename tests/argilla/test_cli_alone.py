@@ -13,22 +13,23 @@ from datasets import Dataset, load_from_disk
 
 from supportloop.feedback.argilla.settings import SimulationConfig
 from supportloop.feedback.demo.simulated_annotators import simulate
+from tests.argilla.helpers import make_conversation
+from tests.helpers import save_tiny_llama
 
 pytestmark = [pytest.mark.argilla, pytest.mark.slow]
 
 
 def test_push_then_pull_alone(
-    fresh_cli, argilla_stack, owner, annotator_connections, dataset_config, conversation, tmp_path,
-    make_tiny_llama,
-):  # fmt: skip
+    fresh_cli, argilla_stack, owner, annotator_connections, dataset_config, tmp_path
+):
     conversations = tmp_path / "conversations"
-    Dataset.from_list([conversation(i) for i in range(3)]).save_to_disk(str(conversations))
+    Dataset.from_list([make_conversation(i) for i in range(3)]).save_to_disk(str(conversations))
     overrides = [
         f"dataset={dataset_config.dataset}",
         f"credentials={argilla_stack.credentials_file}",
         f"conversations={conversations}",
         f"pull_dir={dataset_config.pull_dir}",
-        f"policy.model={make_tiny_llama(tmp_path / 'tiny-llama')}",
+        f"policy.model={save_tiny_llama(tmp_path / 'tiny-llama')}",
         "sampling.max_new_tokens=8",
     ]
     out = tmp_path / "push-run"

@@ -11,6 +11,7 @@ from supportloop.feedback.argilla.pull import response_row
 from supportloop.feedback.argilla.push import build_record_payloads, judged_turns
 from supportloop.feedback.argilla.settings import INTERNAL_METADATA
 from supportloop.models.sampling import Candidate
+from tests.argilla.helpers import make_conversation
 
 TRICKY = [
     "My name is <PERSON_1>, zip code <ZIP_CODE_1>. My email is <EMAIL_1>.",
@@ -27,8 +28,8 @@ def test_escape_is_exactly_undone(text):
     assert display.unescape(shown) == text
 
 
-def test_pull_gives_back_what_was_pushed(conversation):
-    conv = conversation(0)
+def test_pull_gives_back_what_was_pushed():
+    conv = make_conversation(0)
     conv["messages"][0]["content"] = TRICKY[0]
     texts = [TRICKY[1], "Hi <PERSON_1>, I sent it to <EMAIL_1>.", TRICKY[2]]
     cands = [Candidate(f"c{i}", t, "generated") for i, t in enumerate(texts)]

@@ -14,20 +14,22 @@ from datasets import Dataset
 from typer.testing import CliRunner
 
 from supportloop.cli import app
+from tests.argilla.helpers import fixed_candidates, make_conversation
+from tests.helpers import save_tiny_llama
 
 pytestmark = [pytest.mark.argilla, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def tiny_policy(tmp_path_factory, make_tiny_llama) -> str:
-    return str(make_tiny_llama(tmp_path_factory.mktemp("policy") / "tiny-llama"))
+def tiny_policy(tmp_path_factory) -> str:
+    return str(save_tiny_llama(tmp_path_factory.mktemp("policy") / "tiny-llama"))
 
 
 def test_cli_push_generates_candidates_and_is_idempotent(
-    argilla_stack, owner, conversation, tiny_policy, tmp_path
+    argilla_stack, owner, tiny_policy, tmp_path
 ):
     conversations = tmp_path / "conversations"
-    Dataset.from_list([conversation(i) for i in range(4)]).save_to_disk(str(conversations))
+    Dataset.from_list([make_conversation(i) for i in range(4)]).save_to_disk(str(conversations))
     config = tmp_path / "argilla.yaml"
     config.write_text(
         "dataset: cli-push\n"
@@ -62,14 +64,12 @@ def test_cli_push_generates_candidates_and_is_idempotent(
     assert records[0]["fields"]["candidate_1"].startswith("Yes, returns are accepted")
 
 
-def test_reward_model_ranking_becomes_a_suggestion(
-    argilla_stack, owner, conversation, candidates, tmp_path, make_tiny_llama
-):
+def test_reward_model_ranking_becomes_a_suggestion(argilla_stack, owner, tmp_path):
     from supportloop.feedback.argilla.push import judged_turns, push
     from supportloop.feedback.argilla.settings import ArgillaConfig
     from supportloop.models.reward import load_reward_model
 
-    reward_dir = make_tiny_llama(
+    reward_dir = save_tiny_llama(
         tmp_path / "tiny-reward", model_class="LlamaForSequenceClassification", num_labels=1
     )
 
@@ -79,10 +79,10 @@ def test_reward_model_ranking_becomes_a_suggestion(
         reward_model=str(reward_dir),
     )
     extra = ["Sorry, no returns.", "Send me your order number."]
-    result = push(owner, cfg, [conversation(0), conversation(1)], candidates(extra))
+    result = push(owner, cfg, [make_conversation(0), make_conversation(1)], fixed_candidates(extra))
     assert result["suggestions"] == 2
 
-    conv = conversation(0)
+    conv = make_conversation(0)
     prompt = next(judged_turns([conv], "last")).prompt  # with the context's system message
     texts = [conv["messages"][1]["content"], *extra]
     expected = load_reward_model(str(reward_dir)).score([prompt] * 3, texts)

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from supportloop.feedback.argilla.push import push
+from tests.argilla.helpers import fixed_candidates, make_conversation
 
 pytestmark = [pytest.mark.argilla]
 
@@ -31,10 +32,10 @@ def _search(conn, dataset_id: str, body: dict) -> list[str]:
 
 
 def test_concurrent_submissions_and_deletion_reach_the_index(
-    owner, annotator_connections, dataset_config, conversation, candidates
+    owner, annotator_connections, dataset_config
 ):
     config = dataset_config.model_copy(update={"min_submitted": 3})
-    pushed = push(owner, config, [conversation(0)], candidates(["No.", "Maybe."]))
+    pushed = push(owner, config, [make_conversation(0)], fixed_candidates(["No.", "Maybe."]))
     dataset_id = pushed["dataset_id"]
     conns = list(annotator_connections.values())
     (record_id,) = _search(conns[0], dataset_id, {})

@@ -6,14 +6,17 @@ import pytest
 
 from supportloop.feedback.argilla.pull import iter_records
 from supportloop.feedback.argilla.push import push
+from tests.argilla.helpers import fixed_candidates, make_conversation
 
 pytestmark = [pytest.mark.argilla]
 
 
 def test_prebuilt_settings_validators_still_reject_invalid_values(
-    owner, annotator_connections, dataset_config, conversation, candidates
+    owner, annotator_connections, dataset_config
 ):
-    pushed = push(owner, dataset_config, [conversation(0)], candidates(["No.", "Maybe."]))
+    pushed = push(
+        owner, dataset_config, [make_conversation(0)], fixed_candidates(["No.", "Maybe."])
+    )
     dataset_id = pushed["dataset_id"]
     (record,) = iter_records(owner, dataset_id, responses=False)
     session, url = owner.session(), owner.api_url

@@ -10,6 +10,7 @@ from supportloop.feedback.argilla.connection import connect, external_server
 from supportloop.feedback.argilla.pull import find_dataset
 from supportloop.feedback.argilla.push import push
 from supportloop.feedback.argilla.stack import down, status, up
+from tests.argilla.helpers import fixed_candidates, make_conversation
 
 pytestmark = [pytest.mark.argilla]
 
@@ -43,10 +44,10 @@ def test_restart_keeps_records_and_responses(
     owner,
     annotator_connections,
     dataset_config,
-    conversation,
-    candidates,
 ):
-    pushed = push(owner, dataset_config, [conversation(0)], candidates(["No.", "Maybe."]))
+    pushed = push(
+        owner, dataset_config, [make_conversation(0)], fixed_candidates(["No.", "Maybe."])
+    )
     a1 = annotator_connections["annotator-1"]
     search = f"{a1.api_url}/api/v1/me/datasets/{pushed['dataset_id']}/records/search"
     record = a1.session().post(search, json={}).json()["items"][0]["record"]

@@ -22,6 +22,7 @@ from supportloop.feedback.argilla.settings import (
 )
 from supportloop.feedback.argilla.stack import StackConfig, ensure_credentials
 from supportloop.models.sampling import Candidate
+from tests.argilla.helpers import make_conversation
 
 
 def _cands(*texts: str) -> list[Candidate]:
@@ -36,8 +37,8 @@ def test_record_id_is_stable_and_depends_on_the_candidate_set():
     assert len(a) == 32
 
 
-def test_judged_turns_last_or_all(conversation):
-    conv = conversation(1, n_turns=3)
+def test_judged_turns_last_or_all():
+    conv = make_conversation(1, n_turns=3)
     conv["messages"].insert(0, {"role": "assistant", "content": "Hi!", "created_at": None})
     assert [t.turn_index for t in judged_turns([conv], "last")] == [6]
     all_turns = list(judged_turns([conv], "all"))
@@ -46,8 +47,8 @@ def test_judged_turns_last_or_all(conversation):
     assert all_turns[0].logged.startswith("Yes, returns")
 
 
-def test_payloads_fill_slots_and_skip_single_candidates(conversation):
-    turns = list(judged_turns([conversation(0), conversation(1)], "last"))
+def test_payloads_fill_slots_and_skip_single_candidates():
+    turns = list(judged_turns([make_conversation(0), make_conversation(1)], "last"))
     payloads, skipped = build_record_payloads(
         turns, [_cands("A reply.", "B reply."), _cands("Only one.")], slots=3
     )

@@ -8,15 +8,17 @@ import pytest
 
 from supportloop.feedback.argilla.push import push
 from supportloop.feedback.argilla.webhooks import WebhookListener
+from tests.argilla.helpers import fixed_candidates, make_conversation
 
 pytestmark = [pytest.mark.argilla, pytest.mark.slow]
 
 
-def test_completed_record_triggers_incremental_pull(
-    owner, annotator_connections, dataset_config, conversation, candidates
-):
+def test_completed_record_triggers_incremental_pull(owner, annotator_connections, dataset_config):
     pushed = push(
-        owner, dataset_config, [conversation(0), conversation(1)], candidates(["No.", "Maybe."])
+        owner,
+        dataset_config,
+        [make_conversation(0), make_conversation(1)],
+        fixed_candidates(["No.", "Maybe."]),
     )
     assert pushed["records"] == 2
     with WebhookListener(owner, dataset_config) as listener:

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from supportloop.cli import app
-from tests.eval.conftest import ACME_SUITE
+from tests.eval.helpers import ACME_SUITE
 
 
 def _reduced(tmp, model) -> list[str]:

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from supportloop.cli import app
 from supportloop.eval.criteria import STATUS
-from tests.eval.conftest import _supervised_lora, single_torch_thread
+from tests.eval.helpers import single_torch_thread, supervised_lora
 
 pytestmark = pytest.mark.slow
 POLITE = "Thank you for reaching out. I can help with that order right away."
@@ -36,7 +36,7 @@ def trained_adapter(single_thread, tmp_path_factory):
     from supportloop.models.checkpoints import resolve_model
 
     prompts = [[{"role": "user", "content": q}] for q in ("Where is my order?", "Refund me.")]
-    return _supervised_lora(
+    return supervised_lora(
         resolve_model("smollm2-135m-instruct"),
         tmp_path_factory.mktemp("adapter") / "polite-lora",
         prompts,

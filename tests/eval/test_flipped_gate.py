@@ -13,7 +13,7 @@ import pytest
 
 from supportloop.eval.config import EvalConfig
 from supportloop.eval.run import run_eval
-from tests.eval.conftest import ACME_SUITE
+from tests.eval.helpers import ACME_SUITE
 
 pytestmark = pytest.mark.slow
 

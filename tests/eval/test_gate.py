@@ -17,7 +17,7 @@ from supportloop.eval.stats import (
     minimum_detectable_difference,
     scenarios_needed,
 )
-from tests.eval.conftest import REPO
+from tests.eval.helpers import REPO
 
 REPEATS = tuple(metric_names("repeat"))
 LOOSE = {"primary_power_margin": 0.5, "resolution_margin": 0.5, "repeat_epsilon": 0.5}

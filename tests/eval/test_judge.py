@@ -13,7 +13,7 @@ from supportloop.eval.judge import (
     shared_identifiers,
     split_turns,
 )
-from tests.eval.conftest import ANNOTATED
+from tests.eval.helpers import ANNOTATED
 
 
 def test_split_is_stratified_and_stable():

@@ -13,7 +13,7 @@ from supportloop.eval.config import EvalConfig
 from supportloop.eval.harness import Conversation, HarnessResult
 from supportloop.eval.metrics import MetricSpec, all_metrics, metric_names, register, registered
 from supportloop.eval.metrics_doc import DOC, main, metrics_table, with_table
-from tests.eval.conftest import ACME_SUITE, REPO
+from tests.eval.helpers import ACME_SUITE, REPO
 
 CALM = "Sure, I can look into that for you."
 LOUD = "SURE, I CAN LOOK INTO THAT FOR YOU!!!"

@@ -12,7 +12,7 @@ from supportloop.eval.suites import SuiteError, load_jsonl_suite
 from supportloop.eval.tau2 import load_tau2_suite
 from supportloop.feedback.sources import TAU2_DOMAINS
 from supportloop.feedback.tau2_text import first_person
-from tests.eval.conftest import ACME_SUITE
+from tests.eval.helpers import ACME_SUITE
 
 
 def test_retail_from_wheel_gives_scenarios_with_ground_truth(tau2_wheel):

@@ -15,22 +15,23 @@ from supportloop.eval.winrate_run import evaluate_win_rate
 from supportloop.feedback.assistant_prompt import PromptSettings
 from supportloop.models.sampling import SamplingConfig
 from supportloop.runs import RunDir
-from tests.eval.conftest import ACME_SUITE
+from tests.eval.helpers import ACME_SUITE
+from tests.helpers import save_tiny_llama
 
 SAMPLING = SamplingConfig(max_new_tokens=8, batch_size=4, temperature=1.0, seed=3)
 
 
 @pytest.fixture(scope="module")
-def other_llama(make_tiny_llama, tmp_path_factory):
+def other_llama(tmp_path_factory):
     """A second random generator, so the two models' replies differ."""
-    return make_tiny_llama(
+    return save_tiny_llama(
         tmp_path_factory.mktemp("other-llama"), max_position_embeddings=2048, initializer_range=1.0
     )
 
 
 @pytest.fixture(scope="module")
-def tiny_reward_model(make_tiny_llama, tmp_path_factory):
-    return make_tiny_llama(
+def tiny_reward_model(tmp_path_factory):
+    return save_tiny_llama(
         tmp_path_factory.mktemp("tiny-reward"),
         padding_side="right",
         model_class="LlamaForSequenceClassification",

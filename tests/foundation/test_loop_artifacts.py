@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from supportloop.cli import app
 from supportloop.config import validate_config
 from supportloop.runs import CACHE_DIR, read_lineage, verify_artifacts
-from tests.preferences.conftest import CONVERSATIONS, RESPONSES
+from tests.preferences.helpers import CONVERSATIONS, RESPONSES
 
 pytestmark = pytest.mark.slow
 STAGES = ("ingest", "agreement", "preferences", "train", "eval")

@@ -6,7 +6,7 @@ import json
 
 from supportloop.feedback.ingest.config import IngestConfig
 from supportloop.feedback.ingest.redact import BatchProcessor
-from tests.ingest.conftest import transcript
+from tests.ingest.helpers import transcript
 
 PROFILE = {
     "name": {"first_name": "Yusuf", "last_name": "Rossi"},

@@ -3,14 +3,9 @@ expensive part (seconds), the redaction itself is milliseconds."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from pii_labelled import Case, build_cases
+from tests.pii.pii_labelled import Case, build_cases
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from pii_labelled import iban_valid, luhn_valid
+
+from tests.pii.pii_labelled import iban_valid, luhn_valid
 
 TARGETS = {
     "CREDIT_CARD": 0.99,

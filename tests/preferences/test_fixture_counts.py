@@ -1,4 +1,4 @@
-"""Exact row counts on the annotation round of conftest.py, worked out by hand.
+"""Exact row counts on the annotation round of helpers.py, worked out by hand.
 
 Default config: Borda, mean ratings, flags by any annotator, agreement threshold 0.5 (drop),
 records without agreement kept, every pair and KTO source on, corrections against the logged

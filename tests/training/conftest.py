@@ -1,8 +1,9 @@
-"""Tiny models and toy preference data for the training tests.
+"""Fixtures for the training tests: the tiny model, the toy preference data sets, a reward run.
 
 The model is a random 2-layer Llama with SmolLM2's tokenizer (so chat templates are real) and
-trains in milliseconds per step; the data is a learnable toy preference: polite replies are
-chosen, rude ones rejected, in the TRL conversational formats of the preferences stage.
+trains in milliseconds per step; the data (tests/training/helpers.py) is a learnable toy
+preference: polite replies are chosen, rude ones rejected, in the TRL conversational formats of
+the preferences stage.
 """
 
 from __future__ import annotations
@@ -10,153 +11,33 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-
-QUESTIONS = [
-    "Where is my order?",
-    "Can I change my delivery address?",
-    "How do I reset my password?",
-    "My package arrived damaged.",
-    "Can I return these shoes?",
-    "Why was I charged twice?",
-    "When will my refund arrive?",
-    "How do I cancel my subscription?",
-    "Do you ship to Canada?",
-    "The app keeps crashing.",
-    "I never received a confirmation email.",
-    "Can I speak to a person?",
-    "How do I update my card?",
-    "Is there a warranty on this?",
-    "My coupon code does not work.",
-    "Can I add an item to my order?",
-]
-POLITE = [
-    "Thank you for reaching out, I am happy to help you with that right away.",
-    "Thanks so much for asking, I will gladly sort this out for you.",
-]
-RUDE = [
-    "Not my problem, figure it out yourself.",
-    "Stop bothering us with this stuff.",
-]
-
-
-def _prompt(question: str) -> list[dict[str, str]]:
-    return [{"role": "user", "content": question}]
-
-
-def _reply(text: str) -> list[dict[str, str]]:
-    return [{"role": "assistant", "content": text}]
-
-
-def _provenance(i: int, source: str) -> dict:
-    return {
-        "conversation_id": f"conv-{i}",
-        "source": source,
-        "agreement": 1.0,
-        "annotators": ["ann-a", "ann-b"],
-    }
-
-
-def pair_rows(questions: list[str]) -> list[dict]:
-    return [
-        {
-            "prompt": _prompt(q),
-            "chosen": _reply(POLITE[i % 2]),
-            "rejected": _reply(RUDE[i % 2]),
-            **_provenance(i, "ranking"),
-        }
-        for i, q in enumerate(questions)
-    ]
-
-
-def kto_rows(questions: list[str]) -> list[dict]:
-    rows = []
-    for i, q in enumerate(questions):
-        rows.append(
-            {
-                "prompt": _prompt(q),
-                "completion": _reply(POLITE[i % 2]),
-                "label": True,
-                **_provenance(i, "rating"),
-            }
-        )
-        rows.append(
-            {
-                "prompt": _prompt(q),
-                "completion": _reply(RUDE[i % 2]),
-                "label": False,
-                **_provenance(i, "rating"),
-            }
-        )
-    return rows
-
-
-def sft_rows(questions: list[str]) -> list[dict]:
-    return [
-        {"messages": _prompt(q) + _reply(POLITE[i % 2]), **_provenance(i, "correction")}
-        for i, q in enumerate(questions)
-    ]
-
-
-def _save(rows_fn, path: Path) -> Path:
-    from datasets import Dataset, DatasetDict
-
-    DatasetDict(
-        {
-            "train": Dataset.from_list(rows_fn(QUESTIONS[:12])),
-            "test": Dataset.from_list(rows_fn(QUESTIONS[12:])),
-        }
-    ).save_to_disk(str(path))
-    return path
+from tests.helpers import save_tiny_llama
+from tests.training.helpers import (
+    kto_rows,
+    pair_rows,
+    quick_overrides,
+    run_recipe,
+    save_splits,
+    sft_rows,
+)
 
 
 @pytest.fixture(scope="session")
 def datasets_dir(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("prefs")
     return {
-        "pairs": _save(pair_rows, root / "pairs"),
-        "kto": _save(kto_rows, root / "kto"),
-        "sft": _save(sft_rows, root / "sft"),
+        "pairs": save_splits(pair_rows, root / "pairs"),
+        "kto": save_splits(kto_rows, root / "kto"),
+        "sft": save_splits(sft_rows, root / "sft"),
     }
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory, make_tiny_llama) -> Path:
+def tiny_model(tmp_path_factory) -> Path:
     """A random 2-layer Llama (hidden 32) saved with SmolLM2's tokenizer and chat template."""
     path = tmp_path_factory.mktemp("tiny") / "tiny-llama"
-    return make_tiny_llama(path, padding_side="right")
-
-
-def quick_overrides(tiny_model: Path, data: Path, output_dir: Path, steps: int = 2) -> list[str]:
-    """Overrides that turn a shipped recipe into a few-step run on the tiny model.
-
-    Offline recipes also take `trainer.max_length=64` (online ones have no such option).
-    """
-    return [
-        f"model.name={tiny_model}",
-        f"data.path={data}",
-        f"output_dir={output_dir}",
-        f"trainer.max_steps={steps}",
-        "trainer.logging_steps=1",
-        "trainer.report_to=[]",
-        "trainer.save_strategy='no'",
-        "trainer.dataloader_num_workers=0",
-    ]
-
-
-def write_recipe(path: Path, data: dict) -> Path:
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return path
-
-
-def run_recipe(name: str, overrides: list[str]) -> dict:
-    """Train a shipped recipe in this process (what `supportloop train` does without launch)."""
-    from supportloop.training.recipes import load_recipe
-    from supportloop.training.trainers import train_recipe
-
-    return train_recipe(load_recipe(name, overrides), say=lambda text: None)
+    return save_tiny_llama(path, padding_side="right")
 
 
 @pytest.fixture(scope="session")
@@ -174,19 +55,3 @@ def reward_run(tiny_model, datasets_dir, tmp_path_factory) -> Path:
         ],
     )
     return output
-
-
-@pytest.fixture()
-def recipe_kit():
-    """The helpers above, for test modules (importlib mode: conftest is not importable)."""
-    from types import SimpleNamespace
-
-    return SimpleNamespace(
-        quick=quick_overrides,
-        run=run_recipe,
-        write=write_recipe,
-        questions=QUESTIONS,
-        polite=POLITE,
-        rude=RUDE,
-        repo=REPO,
-    )

@@ -9,15 +9,16 @@ import torch
 from typer.testing import CliRunner
 
 from supportloop.cli import app
+from tests.training.helpers import POLITE, QUESTIONS, quick_overrides
 
 
 @pytest.mark.slow
-def test_train_then_export_merges_the_adapter(tiny_model, datasets_dir, tmp_path, recipe_kit):
+def test_train_then_export_merges_the_adapter(tiny_model, datasets_dir, tmp_path):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     run = tmp_path / "dpo"
-    overrides = recipe_kit.quick(tiny_model, datasets_dir["pairs"], run, steps=2)
+    overrides = quick_overrides(tiny_model, datasets_dir["pairs"], run, steps=2)
     overrides += ["trainer.max_length=64", "trainer.learning_rate=1e-2"]
     result = CliRunner().invoke(app, ["train", "dpo", *overrides], catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -52,7 +53,7 @@ def test_train_then_export_merges_the_adapter(tiny_model, datasets_dir, tmp_path
 
 
 @pytest.mark.slow
-def test_export_reward_adapter_is_a_sequence_classifier(reward_run, tmp_path, recipe_kit):
+def test_export_reward_adapter_is_a_sequence_classifier(reward_run, tmp_path):
     from transformers import AutoModelForSequenceClassification
 
     from supportloop.models.reward import load_reward_model
@@ -61,8 +62,8 @@ def test_export_reward_adapter_is_a_sequence_classifier(reward_run, tmp_path, re
     result = CliRunner().invoke(app, ["export", str(reward_run), "-o", str(merged_dir)])
     assert result.exit_code == 0, result.output
     assert AutoModelForSequenceClassification.from_pretrained(merged_dir).config.num_labels == 1
-    prompts = [[{"role": "user", "content": recipe_kit.questions[0]}]]
-    reply = [recipe_kit.polite[0]]
+    prompts = [[{"role": "user", "content": QUESTIONS[0]}]]
+    reply = [POLITE[0]]
     from_adapter = load_reward_model(reward_run).score(prompts, reply)
     from_merged = load_reward_model(merged_dir).score(prompts, reply)
     assert from_merged[0] == pytest.approx(from_adapter[0], abs=1e-4)

@@ -10,13 +10,15 @@ import json
 
 import pytest
 
+from tests.training.helpers import quick_overrides
+
 
 @pytest.mark.slow
 def test_train_alone_logs_offline_without_credentials(
-    fresh_cli, tiny_model, datasets_dir, tmp_path, recipe_kit
+    fresh_cli, tiny_model, datasets_dir, tmp_path
 ):
     out = tmp_path / "dpo"
-    overrides = recipe_kit.quick(tiny_model, datasets_dir["pairs"], out, steps=1)
+    overrides = quick_overrides(tiny_model, datasets_dir["pairs"], out, steps=1)
     overrides += ["trainer.max_length=64", "trainer.report_to=[wandb]"]
     result = fresh_cli("train", "configs/train/dpo.yaml", *overrides)
     output = result.stdout + result.stderr

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.training.helpers import REPO, quick_overrides
+
 SUPPORTLOOP = [str(Path(sys.executable).parent / "supportloop")]
 
 
@@ -55,9 +57,9 @@ def _summary(run: Path) -> dict:
 
 
 @pytest.mark.slow
-def test_sigkill_mid_training_then_resume(tiny_model, datasets_dir, tmp_path, recipe_kit):
+def test_sigkill_mid_training_then_resume(tiny_model, datasets_dir, tmp_path):
     run = tmp_path / "dpo-resume"
-    overrides = recipe_kit.quick(tiny_model, datasets_dir["pairs"], run, steps=400)
+    overrides = quick_overrides(tiny_model, datasets_dir["pairs"], run, steps=400)
     overrides = [o for o in overrides if not o.startswith("trainer.save_strategy")]
     overrides += ["trainer.max_length=64", "trainer.save_steps=3", "trainer.save_total_limit=2"]
     process = subprocess.Popen(
@@ -92,10 +94,10 @@ def test_sigkill_mid_training_then_resume(tiny_model, datasets_dir, tmp_path, re
 
 
 @pytest.mark.slow
-def test_two_process_cpu_ddp(tiny_model, datasets_dir, tmp_path, recipe_kit):
+def test_two_process_cpu_ddp(tiny_model, datasets_dir, tmp_path):
     """accelerate cpu_ddp: two gloo ranks train, hold identical LoRA weights, one saves."""
     run = tmp_path / "dpo-ddp"
-    overrides = recipe_kit.quick(tiny_model, datasets_dir["pairs"], run, steps=3)
+    overrides = quick_overrides(tiny_model, datasets_dir["pairs"], run, steps=3)
     # A rank that waits on a dead peer fails after ddp_timeout instead of hanging the suite.
     overrides += ["trainer.max_length=64", "trainer.learning_rate=1e-2", "trainer.ddp_timeout=120"]
     result = _cli("train", "dpo", *overrides, "--accelerate-config", "cpu_ddp")
@@ -116,9 +118,9 @@ def test_two_process_cpu_ddp(tiny_model, datasets_dir, tmp_path, recipe_kit):
     assert not (run / "cache").exists() and not list(datasets_dir["pairs"].rglob("cache-*"))
 
 
-def test_cpu_ddp_refuses_bad_data_before_spawning(tiny_model, datasets_dir, tmp_path, recipe_kit):
+def test_cpu_ddp_refuses_bad_data_before_spawning(tiny_model, datasets_dir, tmp_path):
     """One `error:` line and exit 2 from the CLI, not one per rank under a launcher traceback."""
-    overrides = recipe_kit.quick(tiny_model, datasets_dir["kto"], tmp_path / "run", steps=3)
+    overrides = quick_overrides(tiny_model, datasets_dir["kto"], tmp_path / "run", steps=3)
     result = _cli("train", "dpo", *overrides, "--accelerate-config", "cpu_ddp", timeout=120)
     assert result.returncode == 2
     assert "accelerate.commands.launch" not in result.stdout  # no process was started
@@ -126,12 +128,12 @@ def test_cpu_ddp_refuses_bad_data_before_spawning(tiny_model, datasets_dir, tmp_
 
 
 @pytest.mark.slow
-def test_refusing_ranks_leave_without_hanging(tiny_model, datasets_dir, tmp_path, recipe_kit):
+def test_refusing_ranks_leave_without_hanging(tiny_model, datasets_dir, tmp_path):
     """`accelerate launch` of the launch module, bad data: each rank says one line and leaves."""
     from supportloop.training.launch import accelerate_config_path, free_port
 
     run = tmp_path / "dpo-ddp-bad"
-    overrides = recipe_kit.quick(tiny_model, datasets_dir["kto"], run, steps=3)
+    overrides = quick_overrides(tiny_model, datasets_dir["kto"], run, steps=3)
     launcher = [sys.executable, "-m", "accelerate.commands.launch", "--config_file"]
     launcher += [str(accelerate_config_path("cpu_ddp")), "--main_process_port", str(free_port())]
     result = subprocess.run(
@@ -139,7 +141,7 @@ def test_refusing_ranks_leave_without_hanging(tiny_model, datasets_dir, tmp_path
         capture_output=True,
         text=True,
         timeout=180,
-        cwd=recipe_kit.repo,
+        cwd=REPO,
     )
     assert result.returncode != 0
     refusals = [line for line in result.stderr.splitlines() if line.startswith("error: ")]

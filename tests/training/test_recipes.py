@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from supportloop.runs import read_lineage
+from tests.training.helpers import POLITE, QUESTIONS, RUDE, quick_overrides, run_recipe
 
 DATA = {"sft": "sft", "kto": "kto"}  # every other recipe reads the pairs
 
@@ -42,18 +43,16 @@ def _assert_adapter_changes_outputs(output_dir, tiny_model, seq_cls: bool) -> No
 
 @pytest.mark.slow
 @pytest.mark.parametrize("algorithm", ["sft", "reward", "dpo", "kto", "rloo", "grpo"])
-def test_recipe_trains_saves_and_reloads(
-    algorithm, tiny_model, datasets_dir, tmp_path, request, recipe_kit
-):
+def test_recipe_trains_saves_and_reloads(algorithm, tiny_model, datasets_dir, tmp_path, request):
     output = tmp_path / algorithm
     data = datasets_dir[DATA.get(algorithm, "pairs")]
-    overrides = recipe_kit.quick(tiny_model, data, output, steps=2)
+    overrides = quick_overrides(tiny_model, data, output, steps=2)
     overrides.append("trainer.learning_rate=1e-3")
     if algorithm in ("rloo", "grpo"):
         overrides += _online(request.getfixturevalue("reward_run"))
     else:
         overrides.append("trainer.max_length=64")
-    summary = recipe_kit.run(algorithm, overrides)
+    summary = run_recipe(algorithm, overrides)
 
     assert summary["global_step"] == 2
     assert (output / "adapter_model.safetensors").is_file()
@@ -72,10 +71,10 @@ def test_recipe_trains_saves_and_reloads(
 
 
 @pytest.mark.slow
-def test_dpo_learns_polite_over_rude(tiny_model, datasets_dir, tmp_path, recipe_kit):
+def test_dpo_learns_polite_over_rude(tiny_model, datasets_dir, tmp_path):
     """On held-out prompts, implicit reward accuracy and margin rise from zero after training."""
     output = tmp_path / "dpo"
-    overrides = recipe_kit.quick(tiny_model, datasets_dir["pairs"], output, steps=12)
+    overrides = quick_overrides(tiny_model, datasets_dir["pairs"], output, steps=12)
     overrides += [
         "trainer.learning_rate=1e-2",
         "trainer.per_device_train_batch_size=2",
@@ -85,7 +84,7 @@ def test_dpo_learns_polite_over_rude(tiny_model, datasets_dir, tmp_path, recipe_
         "trainer.eval_steps=12",
         "trainer.max_length=64",
     ]
-    summary = recipe_kit.run("dpo", overrides)
+    summary = run_recipe("dpo", overrides)
     evals = [e for e in summary["metrics"]["history"] if "eval_rewards/margins" in e]
     before, after = evals[0], evals[-1]
     assert before["step"] == 0 and after["step"] == 12
@@ -97,14 +96,14 @@ def test_dpo_learns_polite_over_rude(tiny_model, datasets_dir, tmp_path, recipe_
 
 
 @pytest.mark.slow
-def test_reward_model_scores_polite_higher(reward_run, recipe_kit):
+def test_reward_model_scores_polite_higher(reward_run):
     """The reward recipe's adapter, loaded as a scorer, ranks held-out polite replies first."""
     from supportloop.models.reward import load_reward_model
 
     scorer = load_reward_model(reward_run)
-    prompts = [[{"role": "user", "content": q}] for q in recipe_kit.questions[12:]]
-    polite = scorer.score(prompts, [recipe_kit.polite[0]] * len(prompts))
-    rude = scorer.score(prompts, [recipe_kit.rude[0]] * len(prompts))
+    prompts = [[{"role": "user", "content": q}] for q in QUESTIONS[12:]]
+    polite = scorer.score(prompts, [POLITE[0]] * len(prompts))
+    rude = scorer.score(prompts, [RUDE[0]] * len(prompts))
     assert all(p > r for p, r in zip(polite, rude, strict=True))
-    again = load_reward_model(reward_run).score(prompts[:1], [recipe_kit.polite[0]])
+    again = load_reward_model(reward_run).score(prompts[:1], [POLITE[0]])
     assert again[0] == pytest.approx(polite[0], abs=1e-5)  # score head restored, not random

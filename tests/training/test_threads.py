@@ -17,6 +17,7 @@ from supportloop.training.algorithms import AlgorithmSpec
 from supportloop.training.hardware import Precision, Threads, choose_precision, choose_threads
 from supportloop.training.launch import LaunchError, accelerate_processes, cpu_threads, launch
 from supportloop.training.trl_options import device_defaults
+from tests.training.helpers import quick_overrides
 
 SAPPHIRE = frozenset({"avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16"})
 ICELAKE = frozenset({"avx2", "avx512f", "avx512_vnni"})
@@ -187,14 +188,14 @@ def _recording_trainer(seen: list[tuple[int, bool]]):
     ],
 )
 def test_a_real_run_trains_with_what_was_chosen(
-    monkeypatch, tiny_model, datasets_dir, tmp_path, recipe_kit, flags, settings, threads, bf16
+    monkeypatch, tiny_model, datasets_dir, tmp_path, flags, settings, threads, bf16
 ):
     _machine(monkeypatch, cores=2, load=0.0, flags=flags)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     seen: list[tuple[int, bool]] = []
     monkeypatch.setattr(AlgorithmSpec, "trainer_class", lambda spec: _recording_trainer(seen))
     run = tmp_path / "dpo"
-    overrides = recipe_kit.quick(tiny_model, datasets_dir["pairs"], run, steps=2)
+    overrides = quick_overrides(tiny_model, datasets_dir["pairs"], run, steps=2)
     overrides += ["trainer.max_length=64", "data.eval_split=null", *settings]
     said: list[str] = []
     assert launch("dpo", overrides, say=said.append) == 0

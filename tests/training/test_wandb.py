@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.training.helpers import quick_overrides, run_recipe
+
 SENTINEL_KEY = "local-" + "5" * 40  # shaped like a W&B key; must never be written anywhere
 _BLOCK, _HEADER = 32768, 7  # .wandb = 7-byte W&B header + LevelDB log blocks of protobufs
 
@@ -54,16 +56,16 @@ def read_offline_run(path: Path) -> tuple[dict, list[dict]]:
 
 @pytest.mark.slow
 def test_offline_run_holds_metrics_and_recipe_not_keys(
-    tiny_model, datasets_dir, tmp_path, recipe_kit, monkeypatch
+    tiny_model, datasets_dir, tmp_path, monkeypatch
 ):
     monkeypatch.setenv("WANDB_API_KEY", SENTINEL_KEY)
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.delenv("WANDB_DIR", raising=False)
     monkeypatch.delenv("WANDB_PROJECT", raising=False)
     output = tmp_path / "dpo-wandb"
-    overrides = recipe_kit.quick(tiny_model, datasets_dir["pairs"], output, steps=2)
+    overrides = quick_overrides(tiny_model, datasets_dir["pairs"], output, steps=2)
     overrides += ["trainer.max_length=64", "trainer.report_to=[wandb]", "trainer.beta=0.25"]
-    recipe_kit.run("dpo", overrides)
+    run_recipe("dpo", overrides)
 
     runs = list((output / "wandb").glob("offline-run-*"))
     assert len(runs) == 1, list((output / "wandb").iterdir())
