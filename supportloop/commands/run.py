@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from pydantic import Field
@@ -32,6 +34,30 @@ class PipelineStep(StrictModel):
 
 class PipelineConfig(StrictModel):
     steps: list[PipelineStep] = Field(min_length=1)
+    record_dir: ProjectPath = Field(
+        Path("runs/pipeline"),
+        description="where each run writes <run_id>/steps.json: every step's command line, "
+        "exit status and wall time, rewritten after each step",
+    )
+
+
+def _record_steps(path: Path, run_id: str, done: list[dict[str, Any]]) -> None:
+    from supportloop.runs import write_json_atomic
+
+    total = round(sum(step["seconds"] for step in done), 1)
+    write_json_atomic(path, {"run_id": run_id, "total_seconds": total, "steps": done})
+
+
+def _print_times(done: list[dict[str, Any]], record: Path) -> None:
+    from rich.table import Table
+
+    table = Table("step", "command", "wall time", title="pipeline steps")
+    for step in done:
+        table.add_row(str(step["step"]), step["command"], f"{step['seconds']:.1f} s")
+    total = sum(step["seconds"] for step in done)
+    table.add_row("", "total", f"{total:.1f} s ({total / 60:.1f} min)")
+    console.print(table)
+    console.print(f"step times: {record}", highlight=False, soft_wrap=True)
 
 
 @app.command("run")
@@ -59,12 +85,24 @@ def run_pipeline(
     command = typer.main.get_command(app)
     run_id = run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     console.print(f"pipeline run {run_id}", highlight=False)
+    record = settings.record_dir / run_id / "steps.json"
+    done: list[dict[str, Any]] = []
     for number, step in enumerate(settings.steps, start=1):
         if only and step.command not in only:
             continue
         argv = step.argv(run_id)
         console.rule(f"[bold]step {number}/{len(settings.steps)}: supportloop {' '.join(argv)}")
-        status = command.main(args=argv, prog_name="supportloop", standalone_mode=False)
+        started, status = time.perf_counter(), "error"  # stays "error" if the step raises
+        try:
+            status = command.main(args=argv, prog_name="supportloop", standalone_mode=False)
+        finally:
+            seconds = round(time.perf_counter() - started, 1)
+            exit_status = status if isinstance(status, int | str) else 0
+            done.append(
+                {"step": number, "command": step.command, "argv": argv, "status": exit_status,
+                 "seconds": seconds}
+            )  # fmt: skip
+            _record_steps(record, run_id, done)
         if isinstance(status, int) and status != 0:  # a step that left through typer.Exit
             console.print(
                 f"error: step {number} (supportloop {step.command}) exited with {status}; "
@@ -72,3 +110,4 @@ def run_pipeline(
                 highlight=False,
             )
             raise typer.Exit(status)
+    _print_times(done, record)

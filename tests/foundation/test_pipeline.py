@@ -6,11 +6,13 @@ itself is what is tested, through the real command line.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 SUPPORTLOOP = str(Path(sys.executable).parent / "supportloop")
@@ -113,3 +115,33 @@ def test_a_step_is_overridden_on_the_command_line_by_its_index(tmp_path):
     wrong = _run(str(pipeline), "steps.2.args=[]")
     assert wrong.returncode == 2, wrong.stderr
     assert "steps has no item 2 (2 items)" in wrong.stderr and "Traceback" not in wrong.stderr
+
+
+def test_each_step_s_wall_time_is_printed_and_recorded(tmp_path):
+    steps = [_registry_step(f"{tmp_path}/a.sqlite"), _registry_step(f"{tmp_path}/b.sqlite")]
+    record_dir = tmp_path / "records"
+    result = _run(str(_pipeline(tmp_path, steps)), f"record_dir={record_dir}")
+    assert result.returncode == 0, result.stderr
+    run_id = _run_id(result.stderr)
+    record = json.loads((record_dir / run_id / "steps.json").read_text())
+    assert [(s["step"], s["command"], s["status"]) for s in record["steps"]] == [
+        (1, "registry", 0),
+        (2, "registry", 0),
+    ]
+    assert all(s["seconds"] >= 0 for s in record["steps"])
+    assert record["total_seconds"] == pytest.approx(sum(s["seconds"] for s in record["steps"]))
+    assert "pipeline steps" in result.stderr and "total" in result.stderr
+
+
+def test_a_failed_step_is_recorded_with_its_status(tmp_path):
+    steps = [
+        {"command": "argilla status", "overrides": [f"data_dir={tmp_path}/argilla", "port=9"]},
+        _registry_step(f"{tmp_path}/r.sqlite"),
+    ]
+    record_dir = tmp_path / "records"
+    result = _run(str(_pipeline(tmp_path, steps)), f"record_dir={record_dir}")
+    assert result.returncode == 1
+    (record,) = record_dir.glob("*/steps.json")
+    assert [(s["command"], s["status"]) for s in json.loads(record.read_text())["steps"]] == [
+        ("argilla status", 1)
+    ]
