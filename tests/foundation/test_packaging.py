@@ -8,6 +8,7 @@ top-level `eval` or `training` would shadow, or be shadowed by, other projects' 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -24,10 +25,16 @@ MAPPED |= {"models": "supportloop/models"}
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
+    """Built from a copy of the sources: setuptools leaves a build/ folder where it builds."""
+    source, out = tmp_path_factory.mktemp("source"), tmp_path_factory.mktemp("wheel")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    skip = shutil.ignore_patterns("__pycache__")
+    for folder in MAPPED:
+        shutil.copytree(REPO / folder, source / folder, ignore=skip)
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-         "-w", str(out), str(REPO)],
+         "-w", str(out), str(source)],
         check=True, capture_output=True, text=True, cwd=out,
     )  # fmt: skip
     (built,) = out.glob("supportloop-*.whl")
