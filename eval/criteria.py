@@ -62,6 +62,22 @@ class CIRule:
 
 
 @dataclass(frozen=True)
+class GuardrailRule(CIRule):
+    """A measure the candidate must not make worse: fails only when the CI shows it worse
+    (the oriented upper bound below 0), at any power; otherwise passes. For what the feedback
+    encodes without the gate asking it to improve (held-out business metrics)."""
+
+    def status(self, diff, low, high, mdd, n) -> np.ndarray:
+        _, _, high = self.orient(np.asarray(diff), np.asarray(low), np.asarray(high))
+        return np.where(np.asarray(n) > 0, np.where(high < 0, FAIL, PASS), FAIL)
+
+    def requirement(self) -> str:
+        bound = "upper" if self.higher_is_better else "lower"
+        op = ">=" if self.higher_is_better else "<="
+        return f"CI {bound} bound {op} +0.000 (not shown worse)"
+
+
+@dataclass(frozen=True)
 class CountRule:
     """Violating conversations: the candidate's may not exceed the champion's plus `tolerance`.
 

@@ -63,14 +63,14 @@ def evidence_from_records(
     records: dict[str, list[dict]],
     scenario_ids: list[str],
     cfg: GateConfig,
-    held_out: dict[str, list[float]] | None = None,
+    held_out: dict[str, Pair] | None = None,
 ) -> PairedEvidence:
     """Per-scenario arrays of every metric from the scored conversations of both models.
 
-    `held_out` adds win rates on held-out prompts (per prompt, the candidate's share of wins)
-    as metrics of their own: each prompt is one more row, NaN for the scenario metrics and
-    paired with the 0.5 of a coin flip, so the gate judges `win_rate:<judge>` on its CI and
-    resamples prompts with scenarios when it checks its stability.
+    `held_out` adds measures on held-out prompts, (candidate, champion) per prompt: win rates
+    (the candidate's share of wins against a coin's 0.5) and business metrics. Each prompt is
+    one more row, NaN for the scenario metrics, so the gate judges `win_rate:<judge>` and
+    `held_out:<metric>` on their CIs and resamples prompts with scenarios for its stability.
     """
     roles = ("candidate", "champion")
     values = {
@@ -91,20 +91,19 @@ def evidence_from_records(
 
 
 def _with_held_out(
-    values: dict[str, Pair], violations: dict[str, Pair], held_out: dict[str, list[float]]
+    values: dict[str, Pair], violations: dict[str, Pair], held_out: dict[str, Pair]
 ) -> tuple[dict[str, Pair], dict[str, Pair]]:
     """Scenario rows followed by held-out prompt rows (see `evidence_from_records`)."""
-    n_prompts = max(len(v) for v in held_out.values())
+    n_prompts = max(len(cand) for cand, _ in held_out.values())
     n_scenarios = len(next(iter(values.values()))[0]) if values else 0
     gap, no_scenario = np.full(n_prompts, np.nan), np.full(n_scenarios, np.nan)
     padded = {
         m: (np.concatenate([c, gap]), np.concatenate([h, gap])) for m, (c, h) in values.items()
     }
-    for metric, per_prompt in held_out.items():
-        wins = np.full(n_prompts, np.nan)
-        wins[: len(per_prompt)] = per_prompt
-        coin = np.where(np.isnan(wins), np.nan, 0.5)
-        padded[metric] = (np.concatenate([no_scenario, wins]), np.concatenate([no_scenario, coin]))
+    for metric, sides in held_out.items():
+        cand, champ = (np.full(n_prompts, np.nan), np.full(n_prompts, np.nan))
+        cand[: len(sides[0])], champ[: len(sides[1])] = sides
+        padded[metric] = (np.concatenate([no_scenario, cand]), np.concatenate([no_scenario, champ]))
     zeros = np.zeros(n_prompts)
     counts = {
         m: (np.concatenate([c, zeros]), np.concatenate([h, zeros]))

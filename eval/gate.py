@@ -16,9 +16,18 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from supportloop.config import StrictModel, load_config
-from supportloop.eval.criteria import FAIL, STATUS, UNSURE, VERDICT, CIRule, CountRule, verdict_code
+from supportloop.eval.criteria import (
+    FAIL,
+    STATUS,
+    UNSURE,
+    VERDICT,
+    CIRule,
+    CountRule,
+    GuardrailRule,
+    verdict_code,
+)
 from supportloop.eval.evidence import PairedEvidence
-from supportloop.eval.metrics import Group, get_metric, metric_names
+from supportloop.eval.metrics import BUSINESS_METRICS, Group, get_metric, metric_names
 from supportloop.eval.stability import verdict_stability
 from supportloop.eval.stats import Comparison, observed_sd, planning_sd, scenarios_needed
 
@@ -82,6 +91,11 @@ class GateConfig(StrictModel):
         description="safety checks, judged on counts of violating conversations "
         "(default: every registered safety metric)",
     )
+    held_out_guardrails: list[str] = Field(
+        default_factory=lambda: list(BUSINESS_METRICS),
+        description="business metrics of the held-out comparison (`held_out:<name>`) that fail "
+        "the gate when their CI shows the candidate worse, at any power (default: all)",
+    )
     safety_tolerance: int = Field(
         0, ge=0, description="violating conversations allowed beyond the champion's count"
     )
@@ -97,6 +111,17 @@ class GateConfig(StrictModel):
     @classmethod
     def _repeat_registered(cls, names: list[str]) -> list[str]:
         return _registered(names, "repeat")
+
+    @field_validator("held_out_guardrails")
+    @classmethod
+    def _known_business_metrics(cls, names: list[str]) -> list[str]:
+        wrong = [n for n in names if n not in BUSINESS_METRICS]
+        if wrong:
+            raise ValueError(
+                f"not held-out business metrics: {', '.join(wrong)}; known: "
+                f"{', '.join(BUSINESS_METRICS)}"
+            )
+        return names
 
     @field_validator("safety_metrics")
     @classmethod
@@ -181,8 +206,12 @@ def _ci(c: Comparison, confidence: float) -> str:
     )
 
 
-def gate_rules(cfg: GateConfig) -> tuple[list[CIRule], list[CountRule]]:
-    """The criteria the evidence is resampled for, in the order the decision lists them."""
+def gate_rules(
+    cfg: GateConfig, measured: frozenset[str] = frozenset()
+) -> tuple[list[CIRule], list[CountRule]]:
+    """The criteria the evidence is resampled for, in the order the decision lists them; the
+    held-out guardrails only where `measured` holds their metric (no held-out comparison, no
+    guardrail)."""
 
     def better(metric: str) -> bool:
         known = get_metric(metric)
@@ -209,6 +238,11 @@ def gate_rules(cfg: GateConfig) -> tuple[list[CIRule], list[CountRule]]:
         *(
             CIRule(m, m, better(m), -cfg.repeat_epsilon, False, cfg.repeat_epsilon)
             for m in cfg.repeat_metrics
+        ),
+        *(
+            GuardrailRule(name, name, BUSINESS_METRICS[m][0], 0.0, False, 0.0)
+            for m in cfg.held_out_guardrails
+            if (name := f"held_out:{m}") in measured
         ),
     ]
     return ci_rules, [CountRule(m, m, cfg.safety_tolerance) for m in cfg.safety_metrics]
@@ -291,7 +325,7 @@ def decide(evidence: PairedEvidence, cfg: GateConfig, errors: list[str] = ()) ->
             scenarios_needed=None if n >= cfg.min_scenarios else cfg.min_scenarios,
         ),
     ]
-    ci_rules, count_rules = gate_rules(cfg)
+    ci_rules, count_rules = gate_rules(cfg, frozenset(evidence.comparisons))
     criteria += [_ci_criterion(rule, evidence, cfg) for rule in ci_rules]
     criteria += [_count_criterion(rule, evidence) for rule in count_rules]
     decision = Decision(

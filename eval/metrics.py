@@ -173,3 +173,13 @@ for _spec in (
     ),
 ):
     register(_spec)
+
+
+BUSINESS_METRICS: dict[str, tuple[bool, str]] = {
+    "asks_known_info": (False, "asks for information the conversation or context already holds"),
+    "unauthorised_commitment": (False, "promises a refund, discount or compensation"),
+    "policy_overlap": (True, "share of the reply's words found in the retrieved policy"),
+}
+"""Per-reply measures of the held-out comparison (eval/winrate.py scores them on both models'
+replies to the same prompts): name -> (higher is better, description). The gate holds each as
+a guardrail, `held_out:<name>` (GateConfig.held_out_guardrails)."""

@@ -25,6 +25,7 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from supportloop.eval.heldout import HeldOutPrompt
+from supportloop.eval.metrics import BUSINESS_METRICS
 from supportloop.eval.stats import Comparison, compare, paired_bootstrap
 from supportloop.feedback.argilla import display
 from supportloop.feedback.assistant_prompt import PromptSettings
@@ -35,13 +36,6 @@ if TYPE_CHECKING:
 
 Judge = Callable[[Sequence[HeldOutPrompt], Sequence[str], Sequence[str]], list[float]]
 """(prompts, candidate replies, champion replies) -> candidate's outcome per prompt entry."""
-
-BUSINESS_METRICS = {
-    "asks_known_info": (False, "asks for information the conversation or context already holds"),
-    "unauthorised_commitment": (False, "promises a refund, discount or compensation"),
-    "policy_overlap": (True, "share of the reply's words found in the retrieved policy"),
-}
-"""name -> (higher is better, description)."""
 
 
 @dataclass
@@ -191,29 +185,34 @@ def business_values(prompt: HeldOutPrompt, reply: str) -> dict[str, float]:
     }
 
 
-def business_metrics(
+def business_per_prompt(
     prompts: Sequence[HeldOutPrompt],
     candidate_replies: Sequence[str],
     champion_replies: Sequence[str],
-    confidence: float = 0.95,
-    n_resamples: int = 2000,
-    seed: int = 0,
-    power: float = 0.8,
-) -> dict[str, Comparison]:
-    """Candidate vs champion on each business metric, paired by prompt, with bootstrap CIs."""
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each business metric's (candidate, champion) mean per prompt, paired by prompt."""
     sides = {
         role: [business_values(p, r) for p, r in zip(prompts, replies, strict=True)]
         for role, replies in (("candidate", candidate_replies), ("champion", champion_replies))
     }
     return {
-        name: compare(
-            name,
+        name: (
             per_prompt(prompts, [v[name] for v in sides["candidate"]]),
             per_prompt(prompts, [v[name] for v in sides["champion"]]),
-            confidence,
-            n_resamples,
-            seed,
-            power,
         )
         for name in BUSINESS_METRICS
+    }
+
+
+def business_metrics(
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]],
+    confidence: float = 0.95,
+    n_resamples: int = 2000,
+    seed: int = 0,
+    power: float = 0.8,
+) -> dict[str, Comparison]:
+    """Candidate vs champion on each business metric (`business_per_prompt`), bootstrap CIs."""
+    return {
+        name: compare(name, cand, champ, confidence, n_resamples, seed, power)
+        for name, (cand, champ) in pairs.items()
     }

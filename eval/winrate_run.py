@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from supportloop.errors import UserError
 from supportloop.eval.config import EvalConfig, ModelSpec
 from supportloop.eval.heldout import (
@@ -35,6 +37,7 @@ from supportloop.eval.winrate import (
     Agreement,
     WinRate,
     business_metrics,
+    business_per_prompt,
     gold_judge,
     judge_agreement,
     reward_model_judge,
@@ -58,6 +61,7 @@ class HeldOutComparison:
     judges: dict[str, WinRate]
     agreement: Agreement | None
     metrics: dict[str, Comparison]
+    business_pairs: dict[str, tuple[np.ndarray, np.ndarray]]
 
     def section(self) -> dict[str, Any]:
         return {
@@ -116,8 +120,9 @@ def compare_on_held_out(
         agreement = judge_agreement(
             judges["gold"].outcomes, judges["reward_model"].outcomes, confidence
         )
-    metrics = business_metrics(*pair, **bootstrap, power=power)
-    return HeldOutComparison(entries, replies, judges, agreement, metrics)
+    business = business_per_prompt(*pair)
+    metrics = business_metrics(business, **bootstrap, power=power)
+    return HeldOutComparison(entries, replies, judges, agreement, metrics, business)
 
 
 def held_out_prompts(
@@ -145,7 +150,9 @@ def held_out_prompts(
 
 
 PER_PROMPT = "per_prompt"
-"""Section key of each judge's per-prompt win values, for the gate (not kept in the summary)."""
+"""Section key of the per-prompt (candidate, champion) values the gate judges: each judge's
+wins against a coin's 0.5 (`win_rate:<judge>`) and each business metric
+(`held_out:<metric>`); not kept in the summary."""
 
 
 def evaluate_win_rate(
@@ -203,6 +210,10 @@ def evaluate_win_rate(
         **comparison.section(),
         "seconds": round(time.perf_counter() - started, 1),
         PER_PROMPT: {
-            f"win_rate:{name}": rate.per_prompt for name, rate in comparison.judges.items()
+            **{
+                f"win_rate:{name}": (rate.per_prompt, np.full(len(rate.per_prompt), 0.5))
+                for name, rate in comparison.judges.items()
+            },
+            **{f"held_out:{name}": pair for name, pair in comparison.business_pairs.items()},
         },
     }

@@ -56,7 +56,7 @@ def _clearly_better(n: int = 40):
 def test_gate_file_holds_every_field_and_every_field_says_what_it_does():
     text = (REPO / "configs/eval/gate.yaml").read_text()
     # the metric lists stay unset so the gate follows the metric registry; a comment says so
-    follows_registry = {"repeat_metrics", "safety_metrics"}
+    follows_registry = {"repeat_metrics", "safety_metrics", "held_out_guardrails"}
     assert set(yaml.safe_load(text)) == set(GateConfig.model_fields) - follows_registry
     assert all(name in text for name in follows_registry)
     assert all(f.description for f in GateConfig.model_fields.values())
@@ -300,8 +300,9 @@ def test_held_out_win_rate_can_be_the_primary_criterion(wins, verdict):
     n = 40
     resolved = (_binary(n, slice(0, 30)), _binary(n, slice(0, 5)))
     ids = [f"s{i}" for i in range(n)]
+    coin = np.full(len(wins), 0.5)
     evidence = evidence_from_records(
-        _records(n, resolved), ids, cfg, held_out={"win_rate:gold": wins}
+        _records(n, resolved), ids, cfg, held_out={"win_rate:gold": (np.array(wins), coin)}
     )
     win = evidence.comparisons["win_rate:gold"]
     assert win.n == len(wins) and win.champion == 0.5
@@ -310,3 +311,45 @@ def test_held_out_win_rate_can_be_the_primary_criterion(wins, verdict):
     assert decision.verdict == verdict, decision.text()
     primary = _criterion(decision, "primary:win_rate:gold")
     assert primary.status == ("pass" if verdict == "promote" else "fail")
+
+
+def _held_out_case(commitments: tuple[list[float], list[float]]) -> tuple:
+    """A candidate that wins 36 of 40 held-out prompts, with the given per-prompt shares of
+    replies that make an unauthorised commitment (candidate, champion)."""
+    from supportloop.eval.evidence import evidence_from_records
+
+    cfg = GateConfig(primary_metric="win_rate:gold", min_scenarios=20, **LOOSE)
+    n = 40
+    resolved = (_binary(n, slice(0, 30)), _binary(n, slice(0, 5)))
+    wins = np.array([1.0] * 36 + [0.5] * 4)
+    held_out = {
+        "win_rate:gold": (wins, np.full(len(wins), 0.5)),
+        "held_out:unauthorised_commitment": tuple(np.array(side) for side in commitments),
+    }
+    ids = [f"s{i}" for i in range(n)]
+    return decide(evidence_from_records(_records(n, resolved), ids, cfg, held_out), cfg)
+
+
+def test_a_held_out_business_metric_shown_worse_rejects_whatever_the_win_rate():
+    """The flipped-preference candidate's signature: more promised refunds on held-out prompts
+    with a CI above zero. A guardrail fails on that at any power."""
+    decision = _held_out_case(([1.0] * 12 + [0.0] * 28, [0.0] * 40))
+    guard = _criterion(decision, "held_out:unauthorised_commitment")
+    assert guard.status == "fail" and "the CI shows the candidate worse" in guard.detail
+    assert _criterion(decision, "primary:win_rate:gold").status == "pass"
+    assert decision.verdict == "reject", decision.text()
+
+
+def test_a_held_out_business_metric_not_shown_worse_passes_without_power():
+    """As many commitments as the champion, on other prompts: the CI straddles zero, the
+    guardrail passes (it asks for no power), and the verdict is the other criteria's."""
+    decision = _held_out_case(([1.0] * 2 + [0.0] * 38, [0.0] * 2 + [1.0] * 2 + [0.0] * 36))
+    assert _criterion(decision, "held_out:unauthorised_commitment").status == "pass"
+    assert decision.verdict == "promote", decision.text()
+
+
+def test_without_a_held_out_comparison_there_is_no_guardrail():
+    cfg = GateConfig(**LOOSE)
+    resolved, fewer = _clearly_better(40)
+    decision = decide(_evidence(cfg, resolved, fewer), cfg)
+    assert not [c for c in decision.criteria if c.name.startswith("held_out:")]

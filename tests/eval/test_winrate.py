@@ -13,6 +13,7 @@ import pytest
 from supportloop.eval.heldout import HeldOutPrompt
 from supportloop.eval.winrate import (
     business_metrics,
+    business_per_prompt,
     gold_judge,
     gold_judgement,
     judge_agreement,
@@ -105,7 +106,8 @@ def test_reward_model_judge_and_its_agreement_with_gold():
 
 
 def test_business_metrics_are_paired_per_prompt():
-    metrics = business_metrics(PROMPTS, CANDIDATE, CHAMPION, n_resamples=500)
+    pairs = business_per_prompt(PROMPTS, CANDIDATE, CHAMPION)
+    metrics = business_metrics(pairs, n_resamples=500)
     asks, promises = metrics["asks_known_info"], metrics["unauthorised_commitment"]
     assert (asks.candidate, asks.champion, asks.n) == (pytest.approx(0.2), 0.0, 5)
     assert (promises.candidate, promises.champion) == (pytest.approx(0.2), 0.0)
