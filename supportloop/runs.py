@@ -29,6 +29,7 @@ from datasets import Dataset, DatasetDict
 
 from supportloop.reading import open_dataset
 
+OUTPUTS_ENV = "SUPPORTLOOP_OUTPUTS_FILE"  # set by `supportloop run` around each step
 LINEAGE_FILE = "lineage.json"
 SUMMARY_FILE = "summary.json"
 CACHE_DIR = "cache"  # `datasets` caches of what a stage read; removed when the stage finishes
@@ -49,6 +50,19 @@ def write_json_atomic(path: Path, payload: Any) -> None:
         json.dump(payload, handle, indent=2, sort_keys=False, default=str)
         handle.write("\n")
     os.replace(handle.name, path)
+
+
+def announce_output(path: Path | str) -> None:
+    """Tell `supportloop run` (if it runs this stage) that the stage finished writing `path`.
+
+    The runner fingerprints announced outputs to decide what `--resume` may reuse; the file
+    named by $SUPPORTLOOP_OUTPUTS_FILE carries them across processes (accelerate ranks, the
+    PPO venv). Outside a pipeline the variable is unset and nothing happens.
+    """
+    target = os.environ.get(OUTPUTS_ENV)
+    if target:
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(f"{Path(path).resolve()}\n")
 
 
 def file_fingerprint(path: Path, chunk_size: int = 1 << 20) -> str:
@@ -194,6 +208,7 @@ class RunDir:
             },
         )
         make_read_only(target)
+        announce_output(self.path)
         return target
 
     def reopen(self) -> None:

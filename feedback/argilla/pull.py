@@ -33,7 +33,7 @@ from supportloop.feedback.argilla.settings import (
     ArgillaConfig,
     slot_names,
 )
-from supportloop.runs import write_json_atomic
+from supportloop.runs import announce_output, write_json_atomic
 
 STATE_FILE = "pull_state.json"
 PAGE_SIZE = 1000
@@ -180,6 +180,7 @@ def pull(connection: Connection, config: ArgillaConfig) -> dict[str, Any]:
     state = _read_state(pull_dir)
     same_dataset = state.get("dataset_id") == dataset["id"]
     if same_dataset and state.get("last_activity_at") == dataset["last_activity_at"]:
+        announce_output(pull_dir)
         return {**state["summary"], "new": 0, "changed": 0, "fetched": False}
     seen: dict[str, str] = state.get("seen", {}) if same_dataset else {}
     users = _usernames(connection, dataset["workspace_id"])
@@ -219,4 +220,5 @@ def pull(connection: Connection, config: ArgillaConfig) -> dict[str, Any]:
             "summary": summary,
         },
     )
+    announce_output(pull_dir)
     return {**summary, "new": new, "changed": changed, "fetched": True}

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import re
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from supportloop.config import ProjectPath, StrictModel
 from supportloop.feedback.assistant_prompt import PromptSettings, prompt_messages, retrieve
 from supportloop.feedback.sources import cfpb_complaints, tau2_db, tau2_policy, tau2_tasks
 from supportloop.feedback.tau2_text import policy_docs, spoken_sentences
+from supportloop.runs import announce_output
 
 ReplyFn = Callable[[list[list[dict[str, str]]]], list[str]]
 
@@ -180,7 +182,8 @@ def build_sample_logs(config: SampleLogsConfig, reply: ReplyFn) -> dict[str, Any
     second = reply(follow_ups)
     rng = builder.rng
     config.output.parent.mkdir(parents=True, exist_ok=True)
-    with config.output.open("w", encoding="utf-8") as handle:
+    partial = config.output.with_name(f".{config.output.name}.tmp")
+    with partial.open("w", encoding="utf-8") as handle:
         for index, contact in enumerate(contacts):
             row = _transcript(
                 index,
@@ -192,6 +195,8 @@ def build_sample_logs(config: SampleLogsConfig, reply: ReplyFn) -> dict[str, Any
                 config.missing_topic_share,
             )
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    os.replace(partial, config.output)  # a reader never sees half the logs
+    announce_output(config.output)
     return {
         "conversations": len(contacts),
         "repeat_contacts": sum(c["repeat"] for c in contacts),

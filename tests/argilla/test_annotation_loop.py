@@ -16,6 +16,7 @@ from supportloop.feedback.argilla.pull import find_dataset, iter_records, pull
 from supportloop.feedback.argilla.push import push
 from supportloop.feedback.argilla.settings import SimulationConfig
 from supportloop.feedback.demo.simulated_annotators import simulate
+from supportloop.runs import OUTPUTS_ENV
 from tests.argilla.helpers import fixed_candidates, make_conversation
 
 pytestmark = [pytest.mark.argilla, pytest.mark.slow]
@@ -47,7 +48,9 @@ def test_credentials_file_is_private(argilla_stack):
     assert {"owner", "annotator-1", "annotator-2", "annotator-3"} <= set(users)
 
 
-def test_push_annotate_pull_agreement(owner, annotator_connections, dataset_config):
+def test_push_annotate_pull_agreement(
+    owner, annotator_connections, dataset_config, tmp_path, monkeypatch
+):
     convs = [make_conversation(i) for i in range(5)]
     convs.append(make_conversation(5, n_turns=2))  # turns="last": one record for it too
     # A conversation whose only candidate is the logged reply is skipped (nothing to rank).
@@ -111,7 +114,10 @@ def test_push_annotate_pull_agreement(owner, annotator_connections, dataset_conf
     _respond(a2, records[left[0]]["id"], "discarded", {})
     _respond(a3, records[left[1]]["id"], "draft", {"resolves_1": {"value": "yes"}})
 
+    announced = tmp_path / "outputs"  # as `supportloop run` listens for --resume
+    monkeypatch.setenv(OUTPUTS_ENV, str(announced))
     result = pull(owner, dataset_config)
+    assert announced.read_text().split() == [str(dataset_config.pull_dir.resolve())]
     assert result["rows"] == 1 + 1 + 5 + 3 + 1  # hand-made 2, simulated 8, one discard
     assert (result["submitted"], result["discarded"], result["drafts_skipped"]) == (10, 1, 1)
     assert (result["new"], result["changed"], result["fetched"]) == (11, 0, True)

@@ -13,10 +13,11 @@ from supportloop.feedback.ingest.config import IngestConfig
 from supportloop.feedback.ingest.pipeline import run_ingest
 from supportloop.feedback.transcripts import validate_transcript
 from supportloop.models.generate import SamplingConfig, generate_replies, load_policy
+from supportloop.runs import OUTPUTS_ENV
 
 
 @pytest.mark.slow
-def test_sample_logs_are_valid_and_ingest_cleanly(tiny_llama_dir, tmp_path):
+def test_sample_logs_are_valid_and_ingest_cleanly(tiny_llama_dir, tmp_path, monkeypatch):
     model, tokenizer = load_policy(str(tiny_llama_dir))
     sampling = SamplingConfig(max_new_tokens=8, batch_size=16)
 
@@ -28,7 +29,10 @@ def test_sample_logs_are_valid_and_ingest_cleanly(tiny_llama_dir, tmp_path):
         {"output": str(tmp_path / "logs.jsonl"), "num_conversations": 40, "repeat_share": 0.3},
         "test",
     )
+    monkeypatch.setenv(OUTPUTS_ENV, str(tmp_path / "outputs"))  # as `supportloop run` does
     result = build_sample_logs(config, reply)
+    assert (tmp_path / "outputs").read_text().split() == [str((tmp_path / "logs.jsonl").resolve())]
+    assert not list(tmp_path.glob(".*.tmp"))  # written beside, then renamed into place
     rows = [json.loads(line) for line in (tmp_path / "logs.jsonl").open()]
     assert result["conversations"] == len(rows) == 40
     for row in rows:
