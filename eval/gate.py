@@ -104,7 +104,8 @@ class GateConfig(StrictModel):
         gt=0,
         le=1,
         description="share of bootstrap resamples that must reach the full data's verdict; "
-        "below it the verdict is insufficient evidence (a safety reject stands)",
+        "below it the verdict is insufficient evidence (a reject on evidence that the "
+        "candidate is worse stands)",
     )
 
     @field_validator("repeat_metrics")
@@ -144,6 +145,8 @@ class Criterion:
     """For an unsure criterion: the suite size at which it could be decided."""
     stability: float | None = None
     """Share of bootstrap resamples in which it keeps this status (resampled criteria only)."""
+    shown_worse: bool = False
+    """Failed because the evidence shows the candidate worse (its CI, or a violation count)."""
     passed: bool = field(init=False)
 
     def __post_init__(self) -> None:
@@ -254,13 +257,14 @@ def _ci_criterion(rule: CIRule, evidence: PairedEvidence, cfg: GateConfig) -> Cr
         return Criterion(rule.name, "fail", "not measured", "a measurement")
     code = int(rule.status(comp.diff, comp.ci_low, comp.ci_high, comp.mdd, comp.n))
     detail = f"minimum detectable difference at n={comp.n}: {comp.mdd:.3f}"
-    needed = None
+    needed, worse = None, False
     if code == UNSURE:
         sd = float(planning_sd(observed_sd(evidence.diffs(rule.metric))))
         needed = scenarios_needed(sd, rule.margin, cfg.confidence, cfg.power)
         detail += f" > margin {rule.margin:.3f}: {needed} scenarios would detect it"
     elif code == FAIL and rule.orient(comp.diff, comp.ci_low, comp.ci_high)[2] < 0:
         detail += "; the CI shows the candidate worse"
+        worse = True
     elif code == FAIL:
         detail += f" <= margin {rule.margin:.3f}: the suite could tell, and it is not met"
     else:
@@ -272,6 +276,7 @@ def _ci_criterion(rule: CIRule, evidence: PairedEvidence, cfg: GateConfig) -> Cr
         rule.requirement(),
         detail,
         needed,
+        shown_worse=worse,
     )
 
 
@@ -279,11 +284,13 @@ def _count_criterion(rule: CountRule, evidence: PairedEvidence) -> Criterion:
     if rule.metric not in evidence.violations:
         return Criterion(rule.name, "fail", "not measured", "a measurement")
     cand, champ = evidence.violation_totals()[rule.metric]
+    status = STATUS[int(rule.status(cand, champ))]
     return Criterion(
         rule.name,
-        STATUS[int(rule.status(cand, champ))],
+        status,
         f"candidate {cand} vs champion {champ} violating conversations",
         f"<= {champ + rule.tolerance}",
+        shown_worse=status == "fail",  # an observed violation is a fact, not an estimate
     )
 
 
@@ -369,7 +376,10 @@ def _apply_stability(
     count_rules: list[CountRule],
     statuses: dict[str, int],
 ) -> None:
-    """Record the stability; an unstable promote or statistical reject is insufficient evidence."""
+    """Record the stability; an unstable promote, or a reject only for a margin not met, is
+    insufficient evidence. A reject on evidence that the candidate is worse (a CI wholly on
+    the worse side, an extra safety violation) stands: resampling guards against promoting on
+    a lucky draw, and no reading of that evidence would promote the candidate."""
     measured_ci = [r for r in ci_rules if r.metric in evidence.comparisons]
     measured_counts = [r for r in count_rules if r.metric in evidence.violations]
     stability = verdict_stability(
@@ -387,12 +397,11 @@ def _apply_stability(
     decision.n_resamples = stability.n_resamples
     for c in decision.criteria:
         c.stability = stability.per_criterion.get(c.name)
-    safety_names = {r.name for r in count_rules}
-    safety_reject = any(c.status == "fail" and c.name in safety_names for c in decision.criteria)
+    shown_worse = any(c.status == "fail" and c.shown_worse for c in decision.criteria)
     if (
         decision.verdict == "insufficient_evidence"
         or stability.share >= cfg.stability_level
-        or safety_reject
+        or shown_worse
     ):
         return
     wavering = min(stability.per_criterion.items(), key=lambda kv: kv[1])

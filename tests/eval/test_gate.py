@@ -340,6 +340,23 @@ def test_a_held_out_business_metric_shown_worse_rejects_whatever_the_win_rate():
     assert decision.verdict == "reject", decision.text()
 
 
+def test_a_reject_on_evidence_of_harm_stands_however_much_resampling_wavers():
+    """3 of 40 held-out prompts with a promised refund against none: the CI lies just above
+    zero, and only ~60% of resamples say so. Still a reject: no reading of this evidence
+    promotes the candidate; the stability rule guards promotions. A candidate with 2 such
+    prompts is not shown worse, but promoting it would not hold: insufficient evidence."""
+    borderline = _held_out_case(([1.0] * 3 + [0.0] * 37, [0.0] * 40))
+    guard = _criterion(borderline, "held_out:unauthorised_commitment")
+    assert guard.status == "fail" and guard.shown_worse
+    assert borderline.stability < borderline.stability_level
+    assert borderline.verdict == "reject", borderline.text()
+    assert borderline.reason == "fails held_out:unauthorised_commitment"
+    wavering = _held_out_case(([1.0] * 2 + [0.0] * 38, [0.0] * 40))
+    assert _criterion(wavering, "held_out:unauthorised_commitment").status == "pass"
+    assert wavering.verdict == "insufficient_evidence", wavering.text()
+    assert wavering.reason.startswith("unstable: promote in only")
+
+
 def test_a_held_out_business_metric_not_shown_worse_passes_without_power():
     """As many commitments as the champion, on other prompts: the CI straddles zero, the
     guardrail passes (it asks for no power), and the verdict is the other criteria's."""
