@@ -166,13 +166,14 @@ def machine() -> dict[str, Any]:
 
 
 def fmt_ci(entry: dict[str, Any] | None, pct: bool = True) -> str:
+    """A rate or difference with its CI: in % (1 decimal), or as a share (3 decimals)."""
     if not entry:
         return "-"
-    scale = 100 if pct else 1
+    scale, digits = (100, 1) if pct else (1, 3)
     rate = entry.get("rate", entry.get("diff"))
-    return f"{rate * scale:.1f} [{entry['ci_low'] * scale:.1f}, {entry['ci_high'] * scale:.1f}]" + (
-        f" (n={entry['n']})" if "n" in entry else ""
-    )
+    low, high = entry["ci_low"] * scale, entry["ci_high"] * scale
+    interval = f"{rate * scale:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+    return interval + (f" (n={entry['n']})" if "n" in entry else "")
 
 
 def write_table(results: dict[str, Any]) -> str:
@@ -182,7 +183,13 @@ def write_table(results: dict[str, Any]) -> str:
         f"Machine: {results['machine']['cpu']}, {results['machine']['cores']} cores, "
         f"native bf16: {results['machine']['bf16_native']}, load average at start "
         f"{results['machine']['load_average'][0]:.2f}. Total wall time "
-        f"{results.get('total_s', 0) / 60:.1f} min.",
+        f"{results.get('total_s', 0) / 60:.1f} min"
+        + (
+            " (judged again with --judge-only: the evaluations only; training times are those "
+            "of the run that trained the adapters)."
+            if results["args"].get("judge_only")
+            else "."
+        ),
         "",
         f"Data: {json.dumps(results.get('data', {}))}",
         "",
@@ -232,6 +239,12 @@ def main() -> None:
         help="rewrite docs/results.md from runs/loop_learns/results.json and stop",
     )
     parser.add_argument(
+        "--judge-only",
+        action="store_true",
+        help="judge the adapters already trained under runs/loop_learns again with the current "
+        "eval and gate (after a gate change); their data and training times are kept",
+    )
+    parser.add_argument(
         "--set", action="append", default=[], help="recipe override for every DPO run (key=value)"
     )
     args = parser.parse_args()
@@ -250,6 +263,22 @@ def main() -> None:
         out.write_text(json.dumps(stored, indent=2, default=str), encoding="utf-8")
         RESULTS.write_text(write_table(stored), encoding="utf-8")
         return
+    if args.judge_only and args.rounds == 2:
+        parser.error("--judge-only judges the round-1 adapters: add --rounds 1")
+    earlier = json.loads(out.read_text(encoding="utf-8")) if args.judge_only else {}
+    if args.judge_only:
+        args.reuse_data = True
+        results["data_s"] = earlier.get("data_s")
+    train_times = {item["round"]: item["train_s"] for item in earlier.get("rounds", [])}
+
+    def trained(data: Path, output: Path, name: str) -> float | None:
+        """Train the adapter, or with --judge-only take the one already there."""
+        if not args.judge_only:
+            return train(data, output, args.steps, log, *args.set)
+        if not (output / "training_summary.json").is_file():
+            parser.error(f"--judge-only: no trained adapter in {output}")
+        return train_times.get(name)
+
     started = time.perf_counter()
 
     def save() -> None:
@@ -266,16 +295,18 @@ def main() -> None:
     base = {"name": "smollm2-135m-instruct", "adapter": None}
 
     round1 = WORK / "round1"
-    train_s = train(pairs, round1, args.steps, log, *args.set)
+    train_s = trained(pairs, round1, "1")
     results["dpo_eval"] = {"round1": dpo_eval_metrics(round1)}
     summary, eval_s = evaluate("round1", {**base, "adapter": str(round1)}, base, [pairs], args, log)
     results["rounds"].append({**row("1", summary, train_s, eval_s), "versus": "DPO r1 vs base"})
     save()
 
     if not args.no_flipped:
-        flipped_pairs = flip_pairs(pairs, WORK / "flipped" / "pairs")
+        flipped_pairs = WORK / "flipped" / "pairs"
+        if not args.judge_only:
+            flip_pairs(pairs, flipped_pairs)
         flipped = WORK / "flipped_round1"
-        train_s = train(flipped_pairs, flipped, args.steps, log, *args.set)
+        train_s = trained(flipped_pairs, flipped, "1 flipped")
         results["dpo_eval"]["flipped"] = dpo_eval_metrics(flipped)
         summary, eval_s = evaluate(
             "flipped", {**base, "adapter": str(flipped)}, base, [pairs], args, log
