@@ -290,6 +290,7 @@ def push(
         "updated": len(payloads) - created,
         "skipped_fewer_than_2_candidates": skipped,
         "suggestions": suggested,
+        "annotation_url": f"{connection.api_url}/dataset/{dataset.id}/annotation-mode",
     }
 
 

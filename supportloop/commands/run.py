@@ -121,6 +121,10 @@ def run_pipeline(
             )
             raise typer.Exit(entry["status"])
     _print_times(done, record)
+    from supportloop.run_summary import run_summary
+
+    for line in run_summary(done):
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 def _reuse_or_run(

@@ -139,7 +139,7 @@ def test_annotator_reads_and_annotates_a_record_by_keyboard(argilla_stack, owner
         try:
             page = browser.new_page(viewport=LAPTOP)
             _sign_in(page, url, "annotator-3", users["annotator-3"]["password"])
-            page.goto(f"{url}/dataset/{pushed['dataset_id']}/annotation-mode")
+            page.goto(pushed["annotation_url"])  # the link push reports for annotators
             ranking = page.locator('[aria-label="Question: ranking"]')
             ranking.wait_for(timeout=30_000)
 

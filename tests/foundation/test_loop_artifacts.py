@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from supportloop.cli import app
 from supportloop.config import validate_config
+from supportloop.run_summary import run_summary
 from supportloop.runs import CACHE_DIR, read_lineage, verify_artifacts
 from tests.preferences.helpers import CONVERSATIONS, RESPONSES
 
@@ -155,3 +156,18 @@ def test_trl_dpo_cli_trains_two_steps_on_the_preferences_as_they_are(
     state = json.loads((tmp_path / "out" / "checkpoint-2" / "trainer_state.json").read_text())
     assert state["global_step"] == 2
     assert verify_artifacts(loop["preferences"]) == []
+
+
+def test_the_run_summary_gives_the_decision_its_evidence_and_every_artifact(loop):
+    """What `supportloop run` prints last, from the outputs the steps announced."""
+    done = [{"command": stage, "outputs": {str(path): "sha256:"}} for stage, path in loop.items()]
+    lines = run_summary(done)
+    decision = json.loads((loop["eval"] / "summary.json").read_text())["decision"]
+    assert lines[0] == f"decision: {decision['verdict'].upper()}: {decision['reason']}"
+    assert lines[1].startswith("  stability ") and "resamples" in lines[1]
+    primary = next(c for c in decision["criteria"] if c["name"].startswith("primary:"))
+    assert f"  {primary['status'].upper()} {primary['name']}: {primary['value']}" in lines
+    listed = lines[lines.index("artifacts:") + 1 :]
+    for stage, path in loop.items():
+        named = "argilla-agreement" if stage == "agreement" else stage
+        assert f"  {named:<18} {path}" in listed, (stage, listed)

@@ -67,6 +67,8 @@ def test_resume_reuses_intact_steps_and_reruns_changed_ones(tmp_path):
     assert "supportloop ingest: reused (unchanged)" in resumed.stderr
     assert (out / "lineage.json").read_text() == lineage  # ingest did not run again
     assert [s["reused"] for s in _steps(records, run_id)] == [True, False]
+    assert "decision: none (no eval step finished in this run)" in resumed.stderr
+    assert re.search(rf"  ingest +{re.escape(str(out.resolve()))}\n", resumed.stderr)
 
     _write_logs(logs, 4)  # the input ingest read has changed since
     again = _run(str(pipeline), *fixed, "--resume", run_id)
