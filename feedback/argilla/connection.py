@@ -44,11 +44,15 @@ class Connection:
 
         return make_client(self.api_url, self.api_key, self.network)
 
-    def session(self) -> ArgillaSession:
-        """A `requests` session for the REST calls the SDK does not cover (rankings, status)."""
+    def session(self, searches: bool = False) -> ArgillaSession:
+        """A `requests` session for the REST calls the SDK does not cover (rankings, status).
+
+        `searches=True` for a session that only POSTs record searches: those POSTs are
+        retried like GETs. Never for one that submits or creates anything.
+        """
         from supportloop.feedback.argilla.rest import ArgillaSession
 
-        return ArgillaSession(self.api_key, self.network)
+        return ArgillaSession(self.api_key, self.network, searches)
 
 
 def external_server() -> bool:

@@ -25,14 +25,14 @@ from supportloop.feedback.argilla.network import (
 )
 
 
-def retry_policy(network: NetworkConfig) -> Retry:
+def retry_policy(network: NetworkConfig, methods: frozenset[str] = IDEMPOTENT_METHODS) -> Retry:
     """Connection failures and 429/5xx answers to idempotent calls; never a read timeout."""
     return Retry(
         total=network.retries,
         connect=network.retries,
         read=False,  # re-raise at once: a stalled server would multiply the wait
         status=network.retries,
-        allowed_methods=IDEMPOTENT_METHODS,
+        allowed_methods=methods,
         status_forcelist=RETRY_STATUSES,
         backoff_factor=network.backoff_s,
         backoff_max=30,
@@ -43,11 +43,14 @@ def retry_policy(network: NetworkConfig) -> Retry:
 class ArgillaSession(requests.Session):
     """A session whose every request has the policy's timeout, retries and one-line errors."""
 
-    def __init__(self, api_key: str, network: NetworkConfig) -> None:
+    def __init__(self, api_key: str, network: NetworkConfig, searches: bool = False) -> None:
         super().__init__()
         self.network = network
         self.headers["X-Argilla-Api-Key"] = api_key
-        adapter = HTTPAdapter(max_retries=retry_policy(network))
+        # Argilla's record searches are POSTs that change nothing: a session used only for
+        # them retries POST as well.
+        methods = IDEMPOTENT_METHODS | {"POST"} if searches else IDEMPOTENT_METHODS
+        adapter = HTTPAdapter(max_retries=retry_policy(network, methods))
         self.mount("http://", adapter)
         self.mount("https://", adapter)
 

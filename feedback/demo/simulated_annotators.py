@@ -175,7 +175,7 @@ def pending_records(
     # Ask for no more than wanted: for an annotator the server checks metadata visibility with
     # one SQL query per metadata value of every returned record (~10 ms per record here).
     found, offset, page = [], 0, min(limit or 100, 100)
-    session = connection.session()
+    session = connection.session(searches=True)
     while limit is None or len(found) < limit:
         reply = session.post(
             f"{connection.api_url}/api/v1/me/datasets/{dataset_id}/records/search",

@@ -154,6 +154,18 @@ def test_rest_session_gives_up_after_the_retries_in_one_line(flaky):
     assert server.seen == ["POST /api/v1/x"]  # not idempotent: never retried
 
 
+def test_a_search_session_retries_its_posts_and_only_it(flaky):
+    """Argilla's record search is a POST that changes nothing (the simulated annotators' queue
+    asks through such a session); an ordinary session never repeats a POST."""
+    server = flaky([503, 502])
+    search = f"{server.url}/api/v1/me/datasets/ds-1/records/search"
+    assert _connection(server.url).session(searches=True).post(search, json={}).ok
+    assert server.seen == ["POST /api/v1/me/datasets/ds-1/records/search"] * 3
+    server.statuses = [503]
+    assert _connection(server.url).session().post(search, json={}).status_code == 503
+    assert len(server.seen) == 4
+
+
 def test_sdk_client_retries_5xx_then_ok(flaky):
     server = flaky([503, 500])
     client = _connection(server.url).client()  # the SDK checks the key: GET /api/v1/me
