@@ -158,6 +158,24 @@ def response_row(
     }
 
 
+def submitted_histogram(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Submitted responses per record -> how many records have that many ("2": 40, ...)."""
+    per_record = Counter(row["record_id"] for row in rows if row["status"] == "submitted")
+    return {str(k): v for k, v in sorted(Counter(per_record.values()).items())}
+
+
+def records_with_at_least(histogram: dict[str, int], responses: int) -> int:
+    """Records with `responses` or more submitted responses, from `submitted_histogram`."""
+    return sum(count for k, count in histogram.items() if int(k) >= responses)
+
+
+def _responses_dataset(rows: list[dict[str, Any]]) -> Dataset:
+    """The rows as a dataset; no rows (nothing annotated yet) is an empty one with the columns."""
+    if not rows:  # `from_list([])` has no columns to match the features against
+        return Dataset.from_dict({name: [] for name in RESPONSE_FEATURES}, RESPONSE_FEATURES)
+    return Dataset.from_list(rows, features=RESPONSE_FEATURES)
+
+
 def _read_state(pull_dir: Path) -> dict[str, Any]:
     path = pull_dir / STATE_FILE
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
@@ -179,7 +197,8 @@ def pull(connection: Connection, config: ArgillaConfig) -> dict[str, Any]:
     dataset = find_dataset(connection, config)
     state = _read_state(pull_dir)
     same_dataset = state.get("dataset_id") == dataset["id"]
-    if same_dataset and state.get("last_activity_at") == dataset["last_activity_at"]:
+    unchanged = state.get("last_activity_at") == dataset["last_activity_at"]
+    if same_dataset and unchanged and "submitted_histogram" in state.get("summary", {}):
         announce_output(pull_dir)
         return {**state["summary"], "new": 0, "changed": 0, "fetched": False}
     seen: dict[str, str] = state.get("seen", {}) if same_dataset else {}
@@ -199,8 +218,8 @@ def pull(connection: Connection, config: ArgillaConfig) -> dict[str, Any]:
                 new_rows.append(row)
                 new, changed = (new + 1, changed) if previous is None else (new, changed + 1)
             seen[response["id"]] = response["updated_at"]
-    _save(Dataset.from_list(rows, features=RESPONSE_FEATURES), pull_dir / "responses")
-    _save(Dataset.from_list(new_rows, features=RESPONSE_FEATURES), pull_dir / "new_responses")
+    _save(_responses_dataset(rows), pull_dir / "responses")
+    _save(_responses_dataset(new_rows), pull_dir / "new_responses")
     summary = {
         "dataset": config.dataset,
         "dataset_id": dataset["id"],
@@ -210,6 +229,7 @@ def pull(connection: Connection, config: ArgillaConfig) -> dict[str, Any]:
         "drafts_skipped": statuses["draft"],
         "records_with_responses": len({r["record_id"] for r in rows}),
         "annotators": sorted({r["annotator"] for r in rows}),
+        "submitted_histogram": submitted_histogram(rows),
     }
     write_json_atomic(
         pull_dir / STATE_FILE,

@@ -122,7 +122,22 @@ def push(
 
 @argilla_app.command()
 @user_errors
-def pull(config: ConfigArg, overrides: Overrides = None) -> None:
+def pull(
+    config: ConfigArg,
+    overrides: Overrides = None,
+    need_records: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Exit 3 (after saving what is there) while fewer records than this have "
+            "--per-record submitted responses: a pipeline stops here until annotators are done, "
+            "and `supportloop run ... --resume RUN_ID` continues once they are.",
+        ),
+    ] = 0,
+    per_record: Annotated[
+        int, typer.Option(min=1, help="Submitted responses a record needs to count.")
+    ] = 2,
+) -> None:
     """Pull submitted and discarded responses (one row per record x annotator), incrementally.
 
     Writes `<pull_dir>/responses` (all current rows) and `<pull_dir>/new_responses` (new or
@@ -130,6 +145,7 @@ def pull(config: ConfigArg, overrides: Overrides = None) -> None:
     """
     from supportloop.feedback.argilla.connection import connect
     from supportloop.feedback.argilla.pull import pull as pull_responses
+    from supportloop.feedback.argilla.pull import records_with_at_least
 
     cfg = _dataset_config(config, overrides)
     result = pull_responses(connect(cfg.credentials, network=cfg.network), cfg)
@@ -139,6 +155,14 @@ def pull(config: ConfigArg, overrides: Overrides = None) -> None:
         f"{result['records_with_responses']} records; new {result['new']}, changed "
         f"{result['changed']} -> {cfg.pull_dir / 'responses'}"
     )
+    ready = records_with_at_least(result["submitted_histogram"], per_record)
+    if ready < need_records:
+        console.print(
+            f"waiting for annotators: {ready} of the {need_records} records needed have "
+            f"{per_record}+ submitted responses in {cfg.dataset}; pull again once they do",
+            highlight=False,
+        )
+        raise typer.Exit(3)
 
 
 @argilla_app.command()

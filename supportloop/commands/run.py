@@ -116,8 +116,10 @@ def run_pipeline(
         if isinstance(entry["status"], int) and entry["status"] != 0:  # left through typer.Exit
             console.print(
                 f"error: step {number} (supportloop {step.command}) exited with "
-                f"{entry['status']}; later steps were not run",
+                f"{entry['status']}; later steps were not run. Continue once it is fixed: "
+                f"supportloop run {pipeline} --resume {run_id}",
                 highlight=False,
+                soft_wrap=True,
             )
             raise typer.Exit(entry["status"])
     _print_times(done, record)

@@ -39,10 +39,15 @@ def test_push_then_pull_alone(
     assert pushed.returncode == 0, pushed.stderr[-4000:]
     assert json.loads((out / "summary.json").read_text())["created"] == 3
 
+    wait = ["--need-records", "3", "--per-record", "1"]  # a pipeline with real annotators
+    early = fresh_cli("argilla", "pull", "configs/argilla/default.yaml", *overrides, *wait)
+    assert early.returncode == 3, early.stderr[-4000:]
+    assert "waiting for annotators: 0 of the 3 records needed have 1+ submitted" in early.stderr
+
     sim = SimulationConfig(annotators={"annotator-1": 0.0}, seed=1)
     assert simulate(owner, annotator_connections, dataset_config, sim) == {"annotator-1": 3}
 
-    pulled = fresh_cli("argilla", "pull", "configs/argilla/default.yaml", *overrides)
+    pulled = fresh_cli("argilla", "pull", "configs/argilla/default.yaml", *overrides, *wait)
     assert pulled.returncode == 0, pulled.stderr[-4000:]
-    assert "3 responses (3 submitted" in pulled.stderr
+    assert "3 responses (3 submitted" in pulled.stderr and "waiting" not in pulled.stderr
     assert len(load_from_disk(str(dataset_config.pull_dir / "responses"))) == 3

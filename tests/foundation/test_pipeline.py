@@ -82,8 +82,10 @@ def test_a_step_that_exits_non_zero_without_an_error_stops_the_run(tmp_path):
     assert not (tmp_path / "r.sqlite").exists()  # the next step never ran
 
 
-def test_the_shipped_demo_pipeline_names_real_commands_and_one_adapter():
-    """The README's main job: every step is a command, and eval scores what train wrote."""
+@pytest.mark.parametrize("name", ["demo", "annotators"])
+def test_the_shipped_pipelines_name_real_commands_and_one_adapter(name):
+    """The README's main job and the real-annotator loop: every step is a command, and eval
+    scores what train wrote."""
     import click
     import typer
 
@@ -91,7 +93,7 @@ def test_the_shipped_demo_pipeline_names_real_commands_and_one_adapter():
     from supportloop.commands.run import PipelineConfig
     from supportloop.config import load_config
 
-    steps = load_config(PipelineConfig, ROOT / "configs/pipeline/demo.yaml", []).steps
+    steps = load_config(PipelineConfig, ROOT / f"configs/pipeline/{name}.yaml", []).steps
     cli = typer.main.get_command(app)
     for step in steps:
         command = cli
@@ -102,6 +104,11 @@ def test_the_shipped_demo_pipeline_names_real_commands_and_one_adapter():
     (evaluation,) = [s.argv("ID") for s in steps if s.command == "eval"]
     assert "output_dir=runs/train/dpo-ID" in train
     assert "candidate.adapter=runs/train/dpo-ID" in evaluation
+    for step in steps:  # its options exist: parse the command line without running it
+        command = cli
+        for word in step.command.split():
+            command = command.get_command(click.Context(command), word)
+        command.make_context(step.command, list(step.argv("ID")[len(step.command.split()) :]))
 
 
 def test_a_step_is_overridden_on_the_command_line_by_its_index(tmp_path):
