@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# DPO on one GPU in bf16: tokens/s and MFU through `supportloop train` (prepared; < 8 min).
+# DPO on one GPU in bf16: tokens/s and MFU through `supportloop train`, then batched reply
+# generation where the loop generates (load_policy: the GPU in bf16) (prepared; < 9 min).
 #
 # Usage (on a GPU machine after `bash scripts/setup.sh` and a CUDA build of torch 2.13):
 #   bash benchmarks/gpu_check.sh                      # embedded SmolLM2-135M-Instruct
@@ -75,6 +76,30 @@ report = {
 }
 out = Path("runs/benchmarks/gpu_check.json")
 out.parent.mkdir(parents=True, exist_ok=True)
+out.write_text(json.dumps(report, indent=2) + "\n")
+print(json.dumps(report, indent=2))
+PY
+
+# Generation as push, sample-logs and eval do it: on the GPU, in bf16, batched.
+$PY - "$MODEL" <<'PY'
+import json, sys, time
+from pathlib import Path
+from supportloop.models.generate import SamplingConfig, generate_replies, load_policy
+
+model, tokenizer = load_policy(sys.argv[1])
+param = next(model.parameters())
+assert param.device.type == "cuda", f"generation loaded on {param.device}, not the GPU"
+prompts = [[{"role": "user", "content": f"My order #W{i:04d} has not arrived. Where is it?"}]
+           for i in range(64)]
+sampling = SamplingConfig(max_new_tokens=64, batch_size=32, do_sample=False)
+generate_replies(model, tokenizer, prompts[:4], sampling, progress=False)  # warm-up
+start = time.perf_counter()
+replies = generate_replies(model, tokenizer, prompts, sampling, progress=False)
+seconds = time.perf_counter() - start
+report = {"device": str(param.device), "dtype": str(param.dtype), "prompts": len(prompts),
+          "seconds": round(seconds, 2), "prompts_per_s": round(len(prompts) / seconds, 1),
+          "example": replies[0][0][:200]}
+out = Path("runs/benchmarks/gpu_check_generation.json")
 out.write_text(json.dumps(report, indent=2) + "\n")
 print(json.dumps(report, indent=2))
 PY

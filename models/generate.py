@@ -27,10 +27,19 @@ __all__ = [
 ]
 
 
+def generation_placement() -> tuple[str, torch.dtype]:
+    """Where replies are generated: the first CUDA GPU in bf16 (fp16 where the GPU has no
+    bf16), else the CPU in fp32. Candidates, sample logs and eval rollouts all load here."""
+    if torch.cuda.is_available():
+        return "cuda", torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return "cpu", torch.float32
+
+
 def load_policy(model: str, adapter: str | Path | None = None) -> tuple[Any, Any]:
     """The policy model (with its adapter, if any) in eval mode, and its left-padding tokenizer."""
+    device, dtype = generation_placement()
     tokenizer = load_tokenizer(model)
-    policy = load_causal_lm(model, adapter=adapter, dtype=torch.float32)
+    policy = load_causal_lm(model, adapter=adapter, dtype=dtype).to(device)
     policy.eval()
     return policy, tokenizer
 

@@ -82,7 +82,7 @@ def test_a_step_that_exits_non_zero_without_an_error_stops_the_run(tmp_path):
     assert not (tmp_path / "r.sqlite").exists()  # the next step never ran
 
 
-@pytest.mark.parametrize("name", ["demo", "annotators"])
+@pytest.mark.parametrize("name", ["demo", "annotators", "gpu"])
 def test_the_shipped_pipelines_name_real_commands_and_one_adapter(name):
     """The README's main job and the real-annotator loop: every step is a command, and eval
     scores what train wrote."""
@@ -102,8 +102,8 @@ def test_the_shipped_pipelines_name_real_commands_and_one_adapter(name):
             assert command is not None, step.command
     (train,) = [s.argv("ID") for s in steps if s.command == "train"]
     (evaluation,) = [s.argv("ID") for s in steps if s.command == "eval"]
-    assert "output_dir=runs/train/dpo-ID" in train
-    assert "candidate.adapter=runs/train/dpo-ID" in evaluation
+    (adapter,) = [arg.split("=", 1)[1] for arg in train if arg.startswith("output_dir=")]
+    assert adapter.endswith("-ID") and f"candidate.adapter={adapter}" in evaluation
     for step in steps:  # its options exist: parse the command line without running it
         command = cli
         for word in step.command.split():
@@ -152,3 +152,36 @@ def test_a_failed_step_is_recorded_with_its_status(tmp_path):
     assert [(s["command"], s["status"]) for s in json.loads(record.read_text())["steps"]] == [
         ("argilla status", 1)
     ]
+
+
+@pytest.mark.parametrize("name", ["demo", "annotators", "gpu", "loop_learns"])
+def test_every_shipped_step_config_validates_with_its_overrides(name):
+    """Each step's YAML with the pipeline's overrides loads as its command would load it, so a
+    pipeline for a machine CI does not have (gpu.yaml) still cannot carry a wrong key."""
+    from supportloop.commands.run import PipelineConfig
+    from supportloop.config import load_config
+    from supportloop.eval.config import EvalConfig
+    from supportloop.feedback.argilla.settings import ArgillaConfig
+    from supportloop.feedback.demo.sample_logs import SampleLogsConfig
+    from supportloop.feedback.ingest.config import IngestConfig
+    from supportloop.feedback.preferences import PreferencesConfig
+    from supportloop.training.recipes import load_recipe
+
+    loaders = {
+        "sample-logs": lambda path, extra: load_config(SampleLogsConfig, path, extra),
+        "ingest": lambda path, extra: load_config(IngestConfig, path, extra),
+        "argilla": lambda path, extra: load_config(ArgillaConfig, path, extra),
+        "preferences": lambda path, extra: load_config(PreferencesConfig, path, extra),
+        "train": lambda path, extra: load_recipe(path, extra),
+        "eval": lambda path, extra: load_config(EvalConfig, path, extra),
+    }
+    steps = load_config(PipelineConfig, ROOT / f"configs/pipeline/{name}.yaml", []).steps
+    checked = 0
+    for step in steps:
+        if step.config is None:
+            continue
+        overrides = [o.replace("{run_id}", "ID") for o in step.overrides]
+        overrides += [a for a in step.args if "=" in a and not a.startswith("-")]
+        loaders[step.command.split()[0]](step.config, overrides)
+        checked += 1
+    assert checked >= 5

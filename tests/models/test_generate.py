@@ -6,6 +6,7 @@ from supportloop.models.generate import (
     SamplingConfig,
     generate_candidates,
     generate_replies,
+    generation_placement,
     load_policy,
 )
 
@@ -53,3 +54,20 @@ def test_sampling_returns_requested_number_per_prompt(tiny_llama_dir):
     assert [len(r) for r in replies] == [2, 2, 2]
     again = generate_replies(model, tokenizer, PROMPTS, sampled, 2, progress=False)
     assert replies == again  # the seed makes sampling reproducible
+
+
+def test_the_policy_generates_where_the_machine_computes_best(tiny_llama_dir, monkeypatch):
+    """On this CPU-only machine: the CPU in fp32. The CUDA branch is checked with
+    torch.cuda's answers replaced (no GPU here); benchmarks/gpu_check.sh runs it for real."""
+    import torch
+
+    model, _ = load_policy(str(tiny_llama_dir))
+    expected = generation_placement()
+    assert (next(model.parameters()).device.type, next(model.parameters()).dtype) == expected
+    if not torch.cuda.is_available():
+        assert expected == ("cpu", torch.float32)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert generation_placement() == ("cuda", torch.bfloat16)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert generation_placement() == ("cuda", torch.float16)  # e.g. a T4
