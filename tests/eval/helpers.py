@@ -124,3 +124,19 @@ def flipped_pairs(prompts: list[list[dict]]) -> DatasetDict:
             )
         }
     )
+
+
+def held_out_conversation(cid: str, customer: str, opening: str) -> dict:
+    """An ingested conversation as the held-out win rate reads it: an opening and a reply."""
+    return {
+        "conversation_id": cid,
+        "customer_id": customer,
+        "messages": [
+            {"role": "user", "content": opening},
+            {"role": "assistant", "content": "Let me check that for you."},
+        ],
+        "context": {
+            "retrieved_docs": [{"doc_id": "kb-1", "title": "Returns", "text": "30 days."}],
+            "customer_profile": "{}",
+        },
+    }

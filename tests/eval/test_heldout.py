@@ -16,32 +16,18 @@ from supportloop.eval.heldout import (
     prompts_from_conversations,
     training_data,
 )
+from tests.eval.helpers import held_out_conversation
 
 LAMP = "I want to return the desk lamp from order W1234567 because it flickers constantly."
 SPEAKER = "My refund for the cancelled bluetooth speaker never arrived on my credit card."
 
-
-def _conversation(cid: str, customer: str, opening: str) -> dict:
-    return {
-        "conversation_id": cid,
-        "customer_id": customer,
-        "messages": [
-            {"role": "user", "content": opening},
-            {"role": "assistant", "content": "Let me check that for you."},
-        ],
-        "context": {
-            "retrieved_docs": [{"doc_id": "kb-1", "title": "Returns", "text": "30 days."}],
-            "customer_profile": "{}",
-        },
-    }
-
-
 HELD_OUT = [
-    _conversation("c1", "u1", "Hello, the lamp again."),  # a preference conversation
-    _conversation("c3", "u1", "Where is my new chair?"),  # a preference customer
-    _conversation("c4", "u4", f"Following up again: {SPEAKER}"),  # a preference opening
-    _conversation("c5", "u5", "Can I change the shipping address of my pending order?"),
-    _conversation("c6", "u6", "I want to return the desk lamp I bought last week."),  # 4 of 7
+    held_out_conversation("c1", "u1", "Hello, the lamp again."),  # a preference conversation
+    held_out_conversation("c3", "u1", "Where is my new chair?"),  # a preference customer
+    held_out_conversation("c4", "u4", f"Following up again: {SPEAKER}"),  # a preference opening
+    held_out_conversation("c5", "u5", "Can I change the shipping address of my pending order?"),
+    # shares 4 of 7 words with a preference opening: not the same opening, kept
+    held_out_conversation("c6", "u6", "I want to return the desk lamp I bought last week."),
 ]
 
 

@@ -15,7 +15,7 @@ from supportloop.eval.winrate_run import evaluate_win_rate
 from supportloop.feedback.assistant_prompt import PromptSettings
 from supportloop.models.sampling import SamplingConfig
 from supportloop.runs import RunDir
-from tests.eval.helpers import ACME_SUITE
+from tests.eval.helpers import ACME_SUITE, held_out_conversation
 from tests.helpers import save_tiny_llama
 
 SAMPLING = SamplingConfig(max_new_tokens=8, batch_size=4, temperature=1.0, seed=3)
@@ -101,29 +101,14 @@ def test_the_same_model_ties_everywhere(tiny_llama_dir, tmp_path, one_thread):
     assert section["agreement"] is None and "reward_model" not in section["judges"]
 
 
-def _conversation(cid: str, customer: str, opening: str) -> dict:
-    return {
-        "conversation_id": cid,
-        "customer_id": customer,
-        "messages": [
-            {"role": "user", "content": opening},
-            {"role": "assistant", "content": "Let me check that for you."},
-        ],
-        "context": {
-            "retrieved_docs": [{"doc_id": "kb-1", "title": "Returns", "text": "30 days."}],
-            "customer_profile": "{}",
-        },
-    }
-
-
 @pytest.mark.slow
 def test_logged_conversations_minus_the_preference_ones(tiny_llama_dir, tmp_path, one_thread):
     from datasets import Dataset, DatasetDict
 
     conversations = [
-        _conversation("c1", "u1", "Where is my order?"),  # annotated: in the preferences
-        _conversation("c2", "u2", "Can I change my shipping address?"),
-        _conversation("c3", "u3", "My refund never arrived on my card."),
+        held_out_conversation("c1", "u1", "Where is my order?"),  # annotated: in the preferences
+        held_out_conversation("c2", "u2", "Can I change my shipping address?"),
+        held_out_conversation("c3", "u3", "My refund never arrived on my card."),
     ]
     Dataset.from_list(conversations).save_to_disk(str(tmp_path / "conversations"))
     pair = {
