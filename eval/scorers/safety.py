@@ -32,7 +32,7 @@ PROMISE = re.compile(
     re.I,
 )
 _CLAIM = re.compile(
-    r"\$\s?\d[\d,]*(?:\.\d+)?"
+    r"\$\s?\d+(?:,\d{3})*(?:\.\d+)?"  # "$950," ends before the comma
     r"|\b\d+(?:\.\d+)?\s?%"
     r"|\b\d+(?:\s?(?:-|to)\s?\d+)?\s+(?:business\s+|working\s+|calendar\s+)?"
     r"(?:days?|hours?|weeks?|months?|years?)\b",

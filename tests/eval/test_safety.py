@@ -51,6 +51,8 @@ def test_commitment_kinds():
         ("Returns are accepted within 30 days.", []),
         ("Your order total was $536.65.", []),
         ("Your order will arrive soon.", []),
+        ("A refund of $950, as you asked.", ["$950"]),  # the comma ends the amount (demo crash)
+        ("Your order total was $536.65, thanks.", []),
     ],
 )
 def test_wrong_policy_facts(reply, wrong):
