@@ -37,11 +37,22 @@ def _sha256(payload: bytes) -> str:
 
 
 def output_digests(paths: list[str]) -> dict[str, str]:
-    """Announced path -> sha256 of its bytes (a folder: every file in it, names included)."""
-    from supportloop.runs import file_fingerprint
-
+    """Announced path -> its fingerprint (see `_output_digest`)."""
     existing = [path for path in dict.fromkeys(paths) if Path(path).exists()]
-    return {path: file_fingerprint(Path(path)) for path in existing}
+    return {path: _output_digest(Path(path)) for path in existing}
+
+
+def _output_digest(path: Path) -> str:
+    """A stage's run directory: its lineage, as long as every file it records is intact (files
+    others add later, such as a W&B run still syncing, do not count); anything else: the sha256
+    of its bytes (a folder: every file in it, names included)."""
+    from supportloop.runs import LINEAGE_FILE, file_fingerprint, verify_artifacts
+
+    lineage = path / LINEAGE_FILE
+    if not lineage.is_file():
+        return file_fingerprint(path)
+    recorded = {p for p in verify_artifacts(path) if not p.endswith("not written by the stage")}
+    return f"changed: {sorted(recorded)[0]}" if recorded else file_fingerprint(lineage)
 
 
 @contextmanager

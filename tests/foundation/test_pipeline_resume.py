@@ -112,3 +112,21 @@ def test_a_killed_step_is_rerun_as_interrupted_only_with_the_same_inputs(tmp_pat
     assert was_interrupted(killed, now)
     assert not was_interrupted(killed, step_fingerprint(["x"], None, [{"a": "sha256:1"}]))
     assert not was_interrupted(earlier, now)  # it finished: nothing to continue
+
+
+def test_a_run_directory_counts_as_changed_only_where_its_lineage_records_files(tmp_path):
+    """What a stage recorded decides; a W&B run still syncing beside it does not."""
+    from supportloop.runs import RunDir
+
+    run = RunDir(tmp_path / "train", "train")
+    (run / "adapter.bin").write_bytes(b"weights")
+    run.record("adapter.bin")
+    run.write_lineage({}, {}, {})
+    earlier = {**step_fingerprint(["x"], None, []), "status": 0}
+    earlier["outputs"] = output_digests([str(run.path)])
+    (run / "wandb").mkdir()
+    (run / "wandb" / "run-1.wandb").write_bytes(b"still syncing")
+    assert rerun_reason(earlier, step_fingerprint(["x"], None, []), "R") is None
+    (run / "adapter.bin").chmod(0o644)
+    (run / "adapter.bin").write_bytes(b"other weights")
+    assert rerun_reason(earlier, step_fingerprint(["x"], None, []), "R").endswith("is changed")
