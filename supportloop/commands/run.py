@@ -104,7 +104,7 @@ def run_pipeline(
     settings = load_config(PipelineConfig, pipeline, overrides or [])
     if resume and (only or run_id):
         raise UserError("--resume continues a whole run; it takes no --only or --run-id")
-    earlier = load_steps(settings.record_dir, resume) if resume else {}
+    earlier = load_steps(settings.record_dir, resume) if resume else None
     run_id = resume or run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     console.print(f"pipeline run {run_id}" + (" (resumed)" if resume else ""), highlight=False)
     record = settings.record_dir / run_id / STEPS_FILE
@@ -112,7 +112,7 @@ def run_pipeline(
     for number, step in enumerate(settings.steps, start=1):
         if only and step.command not in only:
             continue
-        entry = _reuse_or_run(number, step, settings, run_id, earlier if resume else None, done)
+        entry = _reuse_or_run(number, step, settings, run_id, earlier, record, done)
         if isinstance(entry["status"], int) and entry["status"] != 0:  # left through typer.Exit
             console.print(
                 f"error: step {number} (supportloop {step.command}) exited with "
@@ -135,6 +135,7 @@ def _reuse_or_run(
     settings: PipelineConfig,
     run_id: str,
     earlier: dict[int, dict[str, Any]] | None,
+    record: Path,
     done: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """One step: reused from the run being resumed when nothing it depends on changed, else run.
@@ -145,7 +146,6 @@ def _reuse_or_run(
     from supportloop.resume import rerun_reason, step_fingerprint, was_interrupted
 
     total = len(settings.steps)
-    record = settings.record_dir / run_id / "steps.json"
     argv = step.argv(run_id)
     upstream = [entry["outputs"] for entry in done]
     fingerprint = step_fingerprint(argv, step.config, upstream)
@@ -170,29 +170,29 @@ def _reuse_or_run(
         )
         if was_interrupted(previous, fingerprint):
             argv = [*argv, *step.resume_overrides]
-    return _run_step(f"{number}/{total}", step, argv, fingerprint, record, done)
+    return _run_step(number, total, step, argv, fingerprint, record, run_id, done)
 
 
 def _run_step(
-    label: str,
+    number: int,
+    total: int,
     step: PipelineStep,
     argv: list[str],
     fingerprint: dict[str, Any],
     record: Path,
+    run_id: str,
     done: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """Run one step in this process; its announced outputs are fingerprinted when it succeeds."""
     from supportloop.resume import announced_outputs, output_digests
 
     command = typer.main.get_command(app)
-    console.rule(f"[bold]step {label}: supportloop {' '.join(argv)}")
-    number = int(label.split("/")[0])
+    console.rule(f"[bold]step {number}/{total}: supportloop {' '.join(argv)}")
     entry: dict[str, Any] = {
         "step": number, "command": step.command, **fingerprint, "status": "running",
         "seconds": 0.0, "outputs": {}, "reused": False,
     }  # fmt: skip
     done.append(entry)
-    run_id = record.parent.name
     _record_steps(record, run_id, done)
     started, status = time.perf_counter(), "error"  # stays "error" if the step raises
     try:
