@@ -45,24 +45,37 @@ def _now() -> str:
 
 
 class Registry:
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, lock_timeout_s: float = 30) -> None:
+        """`lock_timeout_s`: how long a write waits for another process's transaction."""
         self.path = Path(path)
+        self.lock_timeout_s = lock_timeout_s
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as conn:
             conn.executescript(SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        conn = sqlite3.connect(self.path, timeout=self.lock_timeout_s, isolation_level=None)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error.
+
+        The write lock comes first, so concurrent writers (two `promote`s) queue for it and
+        each reads the state the previous one committed.
+        """
         conn = self._connect()
         try:
             conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:  # no transaction began: nothing to roll back
+            conn.close()
+            raise RegistryError(
+                f"{self.path}: another process held the registry's write lock for over "
+                f"{self.lock_timeout_s:g} s ({exc}); try again when it has finished"
+            ) from exc
+        try:
             yield conn
             conn.execute("COMMIT")
         except BaseException:
@@ -200,7 +213,10 @@ class Registry:
                 eval_id = row["eval_id"]
             record = conn.execute("SELECT * FROM evals WHERE eval_id = ?", (eval_id,)).fetchone()
             if record is None:
-                raise RegistryError(f"unknown eval {eval_id!r} (see `supportloop registry`)")
+                raise RegistryError(
+                    f"unknown eval {eval_id!r}: no finished eval has that id (an interrupted "
+                    "eval records nothing: re-run it; see `supportloop registry`)"
+                )
             if record["verdict"] != "promote":
                 raise RegistryError(
                     f"eval {eval_id} did not pass the gate (verdict: {record['verdict']})"

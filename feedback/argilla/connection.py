@@ -2,15 +2,17 @@
 
 `ARGILLA_API_URL` + `ARGILLA_API_KEY` in the environment win (stock Argilla, an HF Space); the
 embedded stack is never started then. Otherwise the credentials file written by
-`supportloop argilla up` (mode 0600) supplies the URL and the keys. Keys are kept out of
-`repr` so they never land in logs or tracebacks. Both ways to call the server (the SDK client
-and the REST session) come from here, with the config's `network:` timeouts and retries.
+`supportloop argilla up` (mode 0600) supplies the URL and the keys; one that group or others
+may read or change is refused. Keys are kept out of `repr` so they never land in logs or
+tracebacks. Both ways to call the server (the SDK client and the REST session) come from
+here, with the config's `network:` timeouts and retries.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 
 
 class ArgillaConnectionError(UserError):
-    """No server configured, or a user missing from the credentials file."""
+    """No server configured, a user missing from the credentials file, or a file others read."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def connect(
             f"{credentials_file}: no Argilla credentials; run `supportloop argilla up` "
             "or set ARGILLA_API_URL and ARGILLA_API_KEY"
         )
-    data = json.loads(credentials_file.read_text(encoding="utf-8"))
+    data = read_credentials(credentials_file)
     name = username or data["owner"]
     if name not in data["users"]:
         raise ArgillaConnectionError(f"{credentials_file}: no user {name!r}")
@@ -88,5 +90,18 @@ def connect(
 
 def annotators(credentials_file: Path) -> list[str]:
     """Usernames with the annotator role in the embedded stack's credentials file."""
-    data = json.loads(credentials_file.read_text(encoding="utf-8"))
+    data = read_credentials(credentials_file)
     return [name for name, user in data["users"].items() if user["role"] == "annotator"]
+
+
+def read_credentials(credentials_file: Path) -> dict:
+    """The credentials file's contents; refused when group or others may read or change it
+    (its keys would be theirs, its URL theirs to point elsewhere)."""
+    mode = stat.S_IMODE(credentials_file.stat().st_mode)
+    if mode & 0o077:
+        raise ArgillaConnectionError(
+            f"{credentials_file}: mode {mode:04o} lets other users read or change its API keys; "
+            f"`chmod 600 {credentials_file}` if nobody else could have read them, else delete "
+            "it and run `supportloop argilla up` for new keys"
+        )
+    return json.loads(credentials_file.read_text(encoding="utf-8"))

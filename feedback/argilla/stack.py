@@ -33,6 +33,7 @@ from pydantic import ConfigDict, Field
 
 from supportloop.config import ProjectPath, StrictModel
 from supportloop.errors import UserError
+from supportloop.feedback.argilla.connection import read_credentials
 from supportloop.runs import write_json_atomic
 
 SEARCH_ENGINE_NAME = "osmem-opensearch"  # must match server/osmem_engine.py ENGINE_NAME
@@ -82,7 +83,7 @@ def ensure_credentials(config: StackConfig, api_url: str) -> Path:
     """Create or extend the 0600 credentials file; existing users keep their secrets."""
     path = credentials_path(config)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    data = read_credentials(path) if path.is_file() else {}  # refuses one others could read
     users = data.get("users", {})
     wanted: dict[str, Literal["owner", "annotator"]] = {config.owner: "owner"}
     wanted |= {name: "annotator" for name in config.annotators if name != config.owner}
@@ -91,11 +92,12 @@ def ensure_credentials(config: StackConfig, api_url: str) -> Path:
             username, {"role": role, "password": _new_secret(), "api_key": _new_secret()}
         )
     data.update(api_url=api_url, workspace=config.workspace, owner=config.owner, users=users)
-    fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    staging = path.with_suffix(".tmp")
+    staging.unlink(missing_ok=True)  # a stale one from a crash may carry a wider mode
+    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=2)
-    os.replace(path.with_suffix(".tmp"), path)
-    os.chmod(path, 0o600)
+    os.replace(staging, path)
     return path
 
 
@@ -187,7 +189,7 @@ def _healthy(api_url: str, api_key: str) -> bool:
 
 
 def _owner_key(config: StackConfig) -> str:
-    data = json.loads(credentials_path(config).read_text(encoding="utf-8"))
+    data = read_credentials(credentials_path(config))
     return data["users"][data["owner"]]["api_key"]
 
 
