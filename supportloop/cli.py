@@ -6,6 +6,7 @@ Add a stage's commands by importing its module from `supportloop.commands` here.
 from supportloop.app import app
 from supportloop.commands import (  # noqa: F401  (registers commands)
     argilla,
+    forget,
     ingest,
     preferences,
     run,
