@@ -10,6 +10,11 @@ torch at export, and run with `tokenizers` + `onnxruntime`.
 Supported: a sentence-transformers folder made of Transformer -> Pooling (mean or CLS) ->
 optional Normalize, which covers the MiniLM/MPNet/BGE/E5 families. Anything else keeps the
 torch backend (`load_sentence_encoder(..., backend="torch")`).
+
+Two cheaper backends trade some quality for speed, each made once into the cache from the same
+model: `onnx-int8` (the export with int8 weights, fast on CPUs with VNNI) and `static` (a
+model2vec static model distilled from it: models/static_encoder.py). Which one ingest uses is
+chosen on labelled pairs (benchmarks/repeat_contact.py, docs/repeat-contacts.md).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import hashlib
 import inspect
 import json
 import os
+import shutil
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -31,7 +37,7 @@ from supportloop.errors import UserError
 from supportloop.models.checkpoints import resolve_model
 
 SentenceEncoder = Callable[[list[str]], np.ndarray]  # texts -> unit vectors, one row per text
-Backend = Literal["onnx", "torch"]
+Backend = Literal["onnx", "onnx-int8", "static", "torch"]
 
 _EXPORT_TOLERANCE = 1e-4  # max |torch - onnx| on the check batch's hidden states
 _LEGACY_POOLING = {
@@ -59,7 +65,11 @@ def load_sentence_encoder(
     `max_tokens` truncates each text (default: the model's own max_seq_length)."""
     if backend == "torch":
         return _torch_encoder(name, max_tokens)
-    return OnnxSentenceEncoder(_local_dir(name), max_tokens)
+    if backend == "static":
+        from supportloop.models.static_encoder import StaticSentenceEncoder
+
+        return StaticSentenceEncoder(_local_dir(name), max_tokens)
+    return OnnxSentenceEncoder(_local_dir(name), max_tokens, int8=backend == "onnx-int8")
 
 
 def _torch_encoder(name: str, max_tokens: int | None) -> SentenceEncoder:
@@ -89,7 +99,7 @@ def _local_dir(name: str) -> Path:
 class OnnxSentenceEncoder:
     """Tokenise with the model's `tokenizer.json`, run the exported encoder, pool, normalise."""
 
-    def __init__(self, model_dir: Path, max_tokens: int | None = None) -> None:
+    def __init__(self, model_dir: Path, max_tokens: int | None = None, int8: bool = False) -> None:
         import onnxruntime
         from tokenizers import Tokenizer
 
@@ -103,7 +113,9 @@ class OnnxSentenceEncoder:
         # prepacked weight copies: 30 MB more and no faster here (benchmarks/ingest.py)
         options.add_session_config_entry("session.disable_prepacking", "1")
         self.session = onnxruntime.InferenceSession(
-            str(exported_encoder(model_dir)), options, providers=["CPUExecutionProvider"]
+            str(quantized_encoder(model_dir) if int8 else exported_encoder(model_dir)),
+            options,
+            providers=["CPUExecutionProvider"],
         )
         self.inputs = [i.name for i in self.session.get_inputs()]
 
@@ -170,22 +182,49 @@ def pooling_mode(model_dir: Path) -> str:
     return mode
 
 
-def exported_encoder(model_dir: Path) -> Path:
-    """The ONNX export of the model's transformer, made once per model into the cache."""
+def model_identity(model_dir: Path) -> str:
+    """A short digest of the model folder and its weight files: cached derivatives (the ONNX
+    export, its int8 copy, a distilled static model) are rebuilt when the weights change."""
     weights = sorted(p for p in model_dir.iterdir() if p.suffix in (".safetensors", ".bin"))
     identity = [str(model_dir.resolve())] + [f"{p.name}:{p.stat().st_size}" for p in weights]
     digest = hashlib.sha256("\n".join(identity).encode()).hexdigest()[:16]
-    target = cache_dir() / "onnx" / f"{model_dir.name}-{digest}.onnx"
-    if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, staging = tempfile.mkstemp(suffix=".onnx", dir=target.parent)
-        os.close(handle)
-        try:
-            export_encoder(model_dir, Path(staging))
-            os.replace(staging, target)
-        finally:
-            Path(staging).unlink(missing_ok=True)
+    return f"{model_dir.name}-{digest}"
+
+
+def cached_build(target: Path, build: Callable[[Path], None]) -> Path:
+    """`target`, built once by `build(staging)` and moved into place whole, so a reader (or a
+    second process) never sees a half-written file or folder."""
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        build(staging / target.name)
+        os.replace(staging / target.name, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def exported_encoder(model_dir: Path) -> Path:
+    """The ONNX export of the model's transformer, made once per model into the cache."""
+    target = cache_dir() / "onnx" / f"{model_identity(model_dir)}.onnx"
+    return cached_build(target, lambda path: export_encoder(model_dir, path))
+
+
+def quantized_encoder(model_dir: Path) -> Path:
+    """The export with int8 weights (dynamic quantisation: activations quantised per batch).
+
+    Per-channel weight scales: per-tensor ones cost 1.4 F1 points of repeat-contact decisions,
+    per-channel ones none (docs/repeat-contacts.md)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    source = exported_encoder(model_dir)
+    target = source.with_name(f"{source.stem}-int8.onnx")
+    return cached_build(
+        target,
+        lambda path: quantize_dynamic(source, path, per_channel=True, weight_type=QuantType.QInt8),
+    )
 
 
 def export_encoder(model_dir: Path, path: Path) -> None:

@@ -77,7 +77,7 @@ def customer_opening(reason_for_call: str) -> str:
     return " ".join(spoken_sentences(reason_for_call)[:3]) or "I need help with my order."
 
 
-def _topic(task: dict[str, Any]) -> str:
+def scenario_topic(task: dict[str, Any]) -> str:
     actions = (task.get("evaluation_criteria") or {}).get("actions") or []
     for action in actions:
         if action["name"] in _ACTION_TOPICS:
@@ -123,7 +123,7 @@ class _Builder:
         else:
             task = self.rng.choice(self.tasks)
             opening = customer_opening(task["user_scenario"]["instructions"]["reason_for_call"])
-            topic = _topic(task)
+            topic = scenario_topic(task)
         details = f"My name is {name}, zip code {user['address']['zip']}."
         if self.rng.random() < 0.5:
             details += f" My email is {user['email']}."

@@ -48,11 +48,12 @@ class RepeatContactConfig(StrictModel):
         0.4, gt=0, le=1, description="MiniLM cosine; paraphrases score ~0.45+, unrelated <0.35"
     )
     embedding_model: str = "minilm"
-    embedding_backend: Literal["onnx", "torch"] = Field(
+    embedding_backend: Literal["onnx", "onnx-int8", "static", "torch"] = Field(
         "onnx",
         description="onnx: the model exported once to ONNX Runtime (same vectors, faster, less "
-        "memory: docs/performance.md); torch: sentence-transformers as is, for models onnx "
-        "cannot run",
+        "memory: docs/performance.md); onnx-int8: that export with int8 weights; static: a "
+        "model2vec static model distilled from it (fastest, weakest: docs/repeat-contacts.md); "
+        "torch: sentence-transformers as is, for models onnx cannot run",
     )
     opening_messages: int = Field(1, ge=1, description="customer messages compared by embedding")
     opening_max_tokens: int = Field(

@@ -86,3 +86,35 @@ def test_a_pipeline_onnx_cannot_run_is_refused_with_the_way_out(tmp_path, privat
     with pytest.raises(UnsupportedEncoder, match=r"Dense.*torch backend"):
         load_sentence_encoder(str(model_dir))
     assert not (private_cache / "onnx").exists()  # refused before any export
+
+
+def test_int8_backend_is_cached_beside_the_export_and_stays_close_to_float(
+    tmp_path, private_cache
+):
+    """int8 weights move the vectors a little (how much that costs repeat-contact decisions
+    is benchmarks/repeat_contact.py's job); here: same shape, unit norm, same direction."""
+    model_dir = save_tiny_sentence_model(tmp_path, "mean")
+    float_vectors = load_sentence_encoder(str(model_dir))(TEXTS)
+    int8_vectors = load_sentence_encoder(str(model_dir), backend="onnx-int8")(TEXTS)
+    assert sorted(p.name for p in (private_cache / "onnx").iterdir()) == [
+        f"{exported_encoder(model_dir).stem}-int8.onnx",
+        exported_encoder(model_dir).name,
+    ]
+    assert int8_vectors.shape == float_vectors.shape
+    assert np.allclose(np.linalg.norm(int8_vectors, axis=1), 1, atol=1e-5)
+    assert (int8_vectors * float_vectors).sum(1).min() > 0.9
+
+
+def test_static_backend_distils_once_into_the_cache_and_truncates(tmp_path, private_cache):
+    model_dir = save_tiny_sentence_model(tmp_path, "mean")
+    encode = load_sentence_encoder(str(model_dir), max_tokens=4, backend="static")
+    (distilled,) = (private_cache / "static").iterdir()
+    stamp = (distilled / "model.safetensors").stat().st_mtime_ns
+    vectors = encode(TEXTS)
+    assert vectors.shape[0] == len(TEXTS)
+    nonempty = [i for i, text in enumerate(TEXTS) if text]
+    assert np.allclose(np.linalg.norm(vectors[nonempty], axis=1), 1, atol=1e-5)
+    long_text = TEXTS[3]
+    np.testing.assert_allclose(encode([long_text]), encode([long_text[:40]]), atol=1e-6)
+    load_sentence_encoder(str(model_dir), backend="static")
+    assert (distilled / "model.safetensors").stat().st_mtime_ns == stamp  # reused
