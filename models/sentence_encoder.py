@@ -33,6 +33,7 @@ from typing import Literal
 import numpy as np
 
 from supportloop.cache import cache_dir
+from supportloop.cpu import cpu_flags
 from supportloop.errors import UserError
 from supportloop.models.checkpoints import resolve_model
 
@@ -212,19 +213,33 @@ def exported_encoder(model_dir: Path) -> Path:
     return cached_build(target, lambda path: export_encoder(model_dir, path))
 
 
+# x86 instructions that multiply int8 without saturating: elsewhere ONNX Runtime's u8s8 kernel
+# (VPMADDUBSW) can overflow, and its docs ask for 7-bit weights (`reduce_range`) there.
+_VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
+
+
+def needs_reduced_range(flags: frozenset[str]) -> bool:
+    """True on x86 CPUs with AVX2 but no VNNI (see _VNNI_FLAGS); ARM and VNNI CPUs don't."""
+    return "avx2" in flags and not any(flag in flags for flag in _VNNI_FLAGS)
+
+
 def quantized_encoder(model_dir: Path) -> Path:
     """The export with int8 weights (dynamic quantisation: activations quantised per batch).
 
     Per-channel weight scales: per-tensor ones cost 1.4 F1 points of repeat-contact decisions,
-    per-channel ones none (docs/repeat-contacts.md)."""
+    per-channel ones none (docs/repeat-contacts.md). 7-bit weights on CPUs without VNNI."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    reduce_range = needs_reduced_range(cpu_flags())
     source = exported_encoder(model_dir)
-    target = source.with_name(f"{source.stem}-int8.onnx")
-    return cached_build(
-        target,
-        lambda path: quantize_dynamic(source, path, per_channel=True, weight_type=QuantType.QInt8),
-    )
+    target = source.with_name(f"{source.stem}-int8{'-7bit' if reduce_range else ''}.onnx")
+
+    def quantize(path: Path) -> None:
+        quantize_dynamic(
+            source, path, per_channel=True, reduce_range=reduce_range, weight_type=QuantType.QInt8
+        )
+
+    return cached_build(target, quantize)
 
 
 def export_encoder(model_dir: Path, path: Path) -> None:

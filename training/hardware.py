@@ -16,9 +16,10 @@ import math
 import os
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from supportloop.cpu import cpu_flags
 
 NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 CHANGE_THREADS = "threads=N or OMP_NUM_THREADS=N"
@@ -84,15 +85,6 @@ def choose_precision(
     return Precision(False, "the CPU has no native bf16 (no avx512_bf16/amx_bf16)")
 
 
-def parse_cpu_flags(cpuinfo: str) -> frozenset[str]:
-    """The x86 `flags` of /proc/cpuinfo (first CPU); empty where there are none."""
-    for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "flags":
-            return frozenset(value.split())
-    return frozenset()
-
-
 def parse_cgroup_cpus(cpu_max: str) -> int | None:
     """Whole CPUs a cgroup v2 `cpu.max` quota allows (`150000 100000` -> 1); None: no quota."""
     quota, _, period = cpu_max.strip().partition(" ")
@@ -110,12 +102,6 @@ def own_load(cpu_seconds: float, age_seconds: float) -> float:
     if age_seconds <= 0:
         return 0.0
     return cpu_seconds / age_seconds * (1 - math.exp(-age_seconds / 60))
-
-
-@lru_cache(maxsize=1)
-def cpu_flags() -> frozenset[str]:
-    path = Path("/proc/cpuinfo")
-    return parse_cpu_flags(path.read_text()) if path.is_file() else frozenset()
 
 
 def usable_cores() -> int:

@@ -45,11 +45,15 @@ class RepeatContactConfig(StrictModel):
 
     window_hours: float = Field(72, gt=0)
     similarity_threshold: float = Field(
-        0.4, gt=0, le=1, description="MiniLM cosine; paraphrases score ~0.45+, unrelated <0.35"
+        0.35,
+        gt=0,
+        le=1,
+        description="cosine of the openings at or above which they are one topic; the best F1 "
+        "on labelled development pairs for the default embedder (docs/repeat-contacts.md)",
     )
     embedding_model: str = "minilm"
     embedding_backend: Literal["onnx", "onnx-int8", "static", "torch"] = Field(
-        "onnx",
+        "onnx-int8",
         description="onnx: the model exported once to ONNX Runtime (same vectors, faster, less "
         "memory: docs/performance.md); onnx-int8: that export with int8 weights; static: a "
         "model2vec static model distilled from it (fastest, weakest: docs/repeat-contacts.md); "
@@ -57,11 +61,12 @@ class RepeatContactConfig(StrictModel):
     )
     opening_messages: int = Field(1, ge=1, description="customer messages compared by embedding")
     opening_max_tokens: int = Field(
-        128,
+        96,
         ge=8,
         le=512,
         description="word pieces of the opening the model reads; the embedding time, the "
-        "largest part of ingest at scale, grows with it (64 about halves it)",
+        "largest part of ingest at scale, grows with it; 96 with int8 keeps 128's F1 "
+        "(docs/repeat-contacts.md)",
     )
 
 

