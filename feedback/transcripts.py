@@ -59,11 +59,12 @@ def parse_timestamp(value: Any, field: str) -> str | None:
             moment = value
         else:
             moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        moment = moment.astimezone(UTC)  # OverflowError: 0001-01-01T00:00+01:00 is year 0 in UTC
     except (TypeError, ValueError, OverflowError, OSError):
         raise InvalidTranscript(f"{field}: not a timestamp: {str(value)[:40]!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
+    return moment.isoformat(timespec="seconds")
 
 
 def _optional_str(row: dict[str, Any], field: str) -> str | None:
@@ -92,7 +93,7 @@ def _messages(raw: Any, max_chars: int) -> list[dict[str, str | None]]:
         if not isinstance(message, dict):
             raise InvalidTranscript(f"messages[{index}]: expected an object")
         role = message.get("role")
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:
             raise InvalidTranscript(f"messages[{index}].role: unknown role {role!r}")
         content = message.get("content")
         if not isinstance(content, str):
@@ -144,7 +145,8 @@ def _signals(raw: Any, messages: list[dict[str, Any]]) -> dict[str, Any]:
         turn, value = (
             (item.get("turn_index"), item.get("value")) if isinstance(item, dict) else (None, None)
         )
-        if value not in THUMBS or not isinstance(turn, int) or isinstance(turn, bool):
+        known = isinstance(value, str) and value in THUMBS  # a list value is unhashable
+        if not known or not isinstance(turn, int) or isinstance(turn, bool):
             raise InvalidTranscript(
                 f"signals.thumbs[{index}]: expected {{turn_index, value: up|down}}"
             )
@@ -177,7 +179,7 @@ def validate_transcript(row: dict[str, Any], max_message_chars: int) -> dict[str
     started_at = parse_timestamp(row.get("started_at"), "started_at") or messages[0]["created_at"]
     if started_at is None:
         raise InvalidTranscript("started_at: missing (and no message has created_at)")
-    return {
+    valid = {
         "conversation_id": _required_str(row, "conversation_id"),
         "customer_id": _optional_str(row, "customer_id"),
         "started_at": started_at,
@@ -192,3 +194,8 @@ def validate_transcript(row: dict[str, Any], max_message_chars: int) -> dict[str
         "repeat_contact": False,
         "repeat_of": None,
     }
+    try:  # a JSON escape such as \ud800 decodes to a lone surrogate, which has no UTF-8
+        json.dumps(valid, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise InvalidTranscript("text: a lone surrogate (\\ud800-\\udfff), not Unicode") from None
+    return valid

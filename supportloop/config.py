@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, ValidationInfo
 
-from supportloop.errors import UserError
+from supportloop.errors import UserError, one_line
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -48,12 +48,31 @@ ProjectPath = Annotated[Path, AfterValidator(_resolve_project_path)]
 """A path in a config: absolute, or relative to the project root (not to the cwd)."""
 
 
+def _load_yaml(text: str, where: str) -> Any:
+    """`yaml.safe_load`, every failure a one-line ConfigError at `where` (a file or an override).
+
+    Besides YAMLError, PyYAML's constructors raise ValueError or TypeError for some tagged or
+    date-like scalars (`2020-13-01`, `!!int x`), and deep nesting exhausts the recursion limit.
+    """
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc) or type(exc).__name__
+        raise ConfigError(f"{where}:{line} invalid YAML: {problem.splitlines()[0]}") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: invalid YAML: nested too deeply") from None
+    except Exception as exc:
+        raise ConfigError(f"{where}: invalid YAML: {one_line(exc)}") from None
+
+
 def parse_override(item: str) -> tuple[list[str], Any]:
     """`trainer.learning_rate=5e-5` -> (["trainer", "learning_rate"], 5e-05); YAML typing rules."""
     key, sep, raw = item.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"override {item!r}: expected key=value (e.g. trainer.max_steps=10)")
-    value = yaml.safe_load(raw) if raw.strip() else ""
+    value = _load_yaml(raw, f"override {item!r}") if raw.strip() else ""
     return key.strip().split("."), value
 
 
@@ -85,7 +104,7 @@ def _slot(node: dict[str, Any] | list[Any], key: str, item: str, where: str) -> 
     """The dict key, or the list index, that `key` names in `node` (found at `where`)."""
     if isinstance(node, dict):
         return key
-    if not key.isdigit():
+    if not (key.isascii() and key.isdigit()):  # '²'.isdigit(), but int('²') fails
         raise ConfigError(
             f"override {item!r}: {where} is a list: name an item by its index, e.g. {where}.0"
         )
@@ -101,11 +120,10 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}:{where} invalid YAML: {getattr(exc, 'problem', exc)}") from exc
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    data = _load_yaml(text, str(path))
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -118,6 +136,7 @@ def format_validation_error(source: str, exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
         key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        key = key if key.isprintable() else repr(key)  # a YAML key may hold a line break
         if err["type"] == "extra_forbidden":
             lines.append(f"{source}: unknown key {key}")
             continue

@@ -16,12 +16,15 @@ from __future__ import annotations
 import json
 import shutil
 from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from datasets import Dataset, Features, Sequence, Value
 
-from supportloop.errors import UserError
+from supportloop.errors import UserError, one_line
 from supportloop.feedback.argilla import display
 from supportloop.feedback.argilla.connection import Connection
 from supportloop.feedback.argilla.rest import check
@@ -121,11 +124,36 @@ def _correction(values: dict[str, Any]) -> str | None:
     return display.unescape(text) if text else None
 
 
+class BadRecord(ValueError):
+    """A record or response the pull cannot read (pushed by another tool, edited through the
+    API, pulled without the owner's metadata...): skipped and counted under this reason."""
+
+
+def _internal_info(record: dict[str, Any]) -> dict[str, Any]:
+    """The owner-only metadata the push wrote: ids, system message, candidates."""
+    metadata = record.get("metadata")
+    raw = metadata.get(INTERNAL_METADATA) if isinstance(metadata, dict) else None
+    if not isinstance(raw, str):
+        raise BadRecord(
+            f"record: no {INTERNAL_METADATA!r} metadata (not pushed by supportloop, "
+            "or pulled without the owner's key)"
+        )
+    try:
+        info = json.loads(raw)
+    except (ValueError, RecursionError):
+        info = None
+    if not isinstance(info, dict):
+        raise BadRecord(f"record: {INTERNAL_METADATA!r} metadata is not a JSON object")
+    return info
+
+
 def response_row(
     record: dict[str, Any], response: dict[str, Any], annotator: str, slots: int
 ) -> dict[str, Any]:
     """One row of the responses contract from a REST record and one of its responses."""
-    info = json.loads(record["metadata"][INTERNAL_METADATA])
+    info = _internal_info(record)
+    if len(info["candidates"]) > slots:
+        raise BadRecord(f"record: more candidates than candidate_slots ({slots})")
     names = slot_names(slots)[: len(info["candidates"])]
     candidates = [
         {**cand, "text": display.unescape(record["fields"].get(name) or "")}
@@ -158,6 +186,73 @@ def response_row(
     }
 
 
+_STATUSES = ("submitted", "discarded", "draft")
+_SCHEMA = RESPONSE_FEATURES.arrow_schema
+
+
+@dataclass
+class ParsedResponses:
+    """What a pull read: rows with their response id and update time, responses per status
+    (drafts included) and the responses skipped, per reason."""
+
+    rows: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    statuses: Counter = field(default_factory=Counter)
+    skipped: Counter = field(default_factory=Counter)
+
+
+def parse_records(records: Iterable[Any], users: dict[str, str], slots: int) -> ParsedResponses:
+    """REST records (with their responses) -> rows; what cannot be read is skipped, with why."""
+    parsed = ParsedResponses()
+    for record in records:
+        if not isinstance(record, dict):
+            parsed.skipped["record: not an object"] += 1
+            continue
+        responses = record.get("responses") or []
+        if not isinstance(responses, list):
+            parsed.skipped["record: responses are not a list"] += 1
+            continue
+        for response in responses:
+            try:
+                status, row = _parse_response(record, response, users, slots)
+            except BadRecord as exc:
+                parsed.skipped[str(exc)] += 1
+                continue
+            parsed.statuses[status] += 1
+            if row is not None:
+                parsed.rows.append((response["id"], response["updated_at"], row))
+    return parsed
+
+
+def _parse_response(
+    record: dict[str, Any], response: Any, users: dict[str, str], slots: int
+) -> tuple[str, dict[str, Any] | None]:
+    """(status, row), no row for a draft; BadRecord when the pair cannot make a row that fits
+    RESPONSE_FEATURES."""
+    if not isinstance(response, dict):
+        raise BadRecord("response: not an object")
+    status = response.get("status")
+    if not isinstance(status, str) or status not in _STATUSES:
+        raise BadRecord("response: unknown status")
+    for key in ("id", "user_id", "updated_at"):
+        if not isinstance(response.get(key), str):
+            raise BadRecord(f"response: {key} missing or not text")
+    if status == "draft":
+        return status, None
+    annotator = users.get(response["user_id"], response["user_id"])
+    try:
+        row = response_row(record, response, annotator, slots)
+    except BadRecord:
+        raise
+    except (LookupError, TypeError, AttributeError, ValueError) as exc:
+        raise BadRecord(f"record or response: unexpected shape ({one_line(exc)})") from None
+    for column in _SCHEMA:
+        try:
+            pa.array([row[column.name]], column.type)
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
+            raise BadRecord(f"response: {column.name} is not {column.type}") from None
+    return status, row
+
+
 def submitted_histogram(rows: list[dict[str, Any]]) -> dict[str, int]:
     """Submitted responses per record -> how many records have that many ("2": 40, ...)."""
     per_record = Counter(row["record_id"] for row in rows if row["status"] == "submitted")
@@ -185,7 +280,8 @@ def _save(dataset: Dataset, target: Path) -> None:
     """save_to_disk through a sibling temp dir, so a reader never sees half a dataset."""
     tmp = target.with_name(f".{target.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    dataset.save_to_disk(str(tmp))
+    # one shard even without rows: datasets cannot load back the zero shards it writes then
+    dataset.save_to_disk(str(tmp), num_shards=1 if len(dataset) == 0 else None)
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
 
@@ -203,21 +299,17 @@ def pull(connection: Connection, config: ArgillaConfig) -> dict[str, Any]:
         return {**state["summary"], "new": 0, "changed": 0, "fetched": False}
     seen: dict[str, str] = state.get("seen", {}) if same_dataset else {}
     users = _usernames(connection, dataset["workspace_id"])
-    rows, new_rows, statuses = [], [], Counter()
+    records = iter_records(connection, dataset["id"])
+    parsed = parse_records(records, users, config.candidate_slots)
+    rows, new_rows, statuses = [], [], parsed.statuses
     new = changed = 0
-    for record in iter_records(connection, dataset["id"]):
-        for response in record.get("responses") or []:
-            statuses[response["status"]] += 1
-            if response["status"] == "draft":
-                continue
-            annotator = users.get(response["user_id"], response["user_id"])
-            row = response_row(record, response, annotator, config.candidate_slots)
-            rows.append(row)
-            previous = seen.get(response["id"])
-            if previous != response["updated_at"]:
-                new_rows.append(row)
-                new, changed = (new + 1, changed) if previous is None else (new, changed + 1)
-            seen[response["id"]] = response["updated_at"]
+    for response_id, updated_at, row in parsed.rows:
+        rows.append(row)
+        previous = seen.get(response_id)
+        if previous != updated_at:
+            new_rows.append(row)
+            new, changed = (new + 1, changed) if previous is None else (new, changed + 1)
+        seen[response_id] = updated_at
     _save(_responses_dataset(rows), pull_dir / "responses")
     _save(_responses_dataset(new_rows), pull_dir / "new_responses")
     summary = {
@@ -227,6 +319,8 @@ def pull(connection: Connection, config: ArgillaConfig) -> dict[str, Any]:
         "submitted": statuses["submitted"],
         "discarded": statuses["discarded"],
         "drafts_skipped": statuses["draft"],
+        "unreadable_skipped": sum(parsed.skipped.values()),
+        "unreadable_reasons": dict(parsed.skipped.most_common()),
         "records_with_responses": len({r["record_id"] for r in rows}),
         "annotators": sorted({r["annotator"] for r in rows}),
         "submitted_histogram": submitted_histogram(rows),

@@ -10,14 +10,14 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
-import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from supportloop.errors import UserError
+from supportloop.errors import UserError, one_line
 from supportloop.feedback.ingest.config import InputSpec
 
 _HF_MARKERS = ("dataset_info.json", "state.json")
@@ -59,6 +59,19 @@ def detect_format(spec: InputSpec) -> str:
     return formats[suffix]
 
 
+# json.loads raises JSONDecodeError for bad syntax, but a plain ValueError for an integer past
+# int()'s digit limit and RecursionError for nesting past the interpreter's recursion limit.
+_JSON_ERRORS = (ValueError, RecursionError)
+
+
+def _json_problem(exc: Exception) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} (col {exc.colno})"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(exc).partition(":")[0]  # "Exceeds the limit (4300 digits) for integer string..."
+
+
 def _dig(row: dict[str, Any], dotted: str) -> Any:
     value: Any = row
     for part in dotted.split("."):
@@ -78,18 +91,18 @@ def apply_mapping(row: dict[str, Any], spec: InputSpec, remap: bool = True) -> d
             mapped[field] = value
     messages = mapped.get("messages")
     if isinstance(messages, str):
-        with contextlib.suppress(json.JSONDecodeError):  # validation reports a bad value
+        with contextlib.suppress(*_JSON_ERRORS):  # validation reports a bad value
             mapped["messages"] = messages = json.loads(messages)
     if spec.role_map and isinstance(messages, list):
         mapped["messages"] = [
-            {**m, "role": spec.role_map.get(m.get("role"), m.get("role"))}
-            if isinstance(m, dict)
+            {**m, "role": spec.role_map.get(m["role"], m["role"])}
+            if isinstance(m, dict) and isinstance(m.get("role"), str)
             else m
             for m in messages
         ]
     for field in ("context", "signals", "metadata"):
         if isinstance(mapped.get(field), str):
-            with contextlib.suppress(json.JSONDecodeError):
+            with contextlib.suppress(*_JSON_ERRORS):
                 mapped[field] = json.loads(mapped[field])
     return mapped
 
@@ -118,10 +131,8 @@ def read_jsonl(spec: InputSpec, openai_style: bool) -> Iterator[RawRow]:
             text = text.rstrip("\r\n")
             try:
                 payload = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield RawRow(
-                    source, number, None, text, f"malformed JSON: {exc.msg} (col {exc.colno})"
-                )
+            except _JSON_ERRORS as exc:
+                yield RawRow(source, number, None, text, f"malformed JSON: {_json_problem(exc)}")
                 continue
             if not isinstance(payload, dict):
                 kind = type(payload).__name__
@@ -144,9 +155,19 @@ def _from_openai(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _rows_from_table_batches(spec: InputSpec, batches: Iterator[Any]) -> Iterator[RawRow]:
-    source, number = str(spec.path), 0
-    for batch in batches:
-        for row in batch.to_pylist():
+    """The rows of Arrow batches; a batch that cannot be read (a damaged page, a file cut
+    short) makes the input unusable, like a file that cannot be opened."""
+    source, number, batches = str(spec.path), 0, iter(batches)
+    while True:
+        try:
+            rows = next(batches).to_pylist()
+        except StopIteration:
+            return
+        except Exception as exc:  # pyarrow raises OSError, ArrowInvalid... for damaged data
+            raise UnusableInputError(
+                f"{source}: unreadable after row {number}: {one_line(exc)}"
+            ) from None
+        for row in rows:
             number += 1
             raw = json.dumps(row, default=str, ensure_ascii=False)
             yield RawRow(source, number, apply_mapping(row, spec), raw)
@@ -189,13 +210,13 @@ def read_csv_turns(spec: InputSpec) -> Iterator[RawRow]:
         "created_at": spec.mapping.get("created_at", "created_at"),
     }
     source = str(spec.path)
-    with spec.path.open("rb") as binary:
-        text = io.TextIOWrapper(binary, encoding="utf-8", errors="strict", newline="")
-        try:
-            reader = csv.DictReader(text)
-            header = reader.fieldnames or []
-        except UnicodeDecodeError:
-            raise UnusableInputError(f"{source}: header is not valid UTF-8") from None
+    # Bytes that are not UTF-8 are kept as lone surrogates and found row by row: a strict
+    # decoder fails a whole read-ahead chunk, which lost the rows in it (or blamed the header).
+    with spec.path.open(encoding="utf-8", errors="surrogateescape", newline="") as text:
+        reader = csv.DictReader(text)
+        header = reader.fieldnames or []
+        if any(_UNDECODED.search(name) for name in header):
+            raise UnusableInputError(f"{source}: header is not valid UTF-8")
         missing = [c for k, c in columns.items() if k != "created_at" and c not in header]
         if missing:
             raise UnusableInputError(f"{source}: CSV lacks column(s) {', '.join(missing)}")
@@ -219,14 +240,16 @@ def _group_turns(
             row = next(reader)
         except StopIteration:
             break
-        except UnicodeDecodeError as exc:
+        except csv.Error as exc:
+            yield RawRow(source, line_number, None, "", f"malformed CSV: {exc}")
+            continue
+        if (undecoded := _undecoded_column(row)) is not None:
             if current is not None:
                 yield flush()
                 current = None
-            yield RawRow(source, line_number, None, "", f"invalid UTF-8 at byte {exc.start}")
-            continue
-        except csv.Error as exc:
-            yield RawRow(source, line_number, None, "", f"malformed CSV: {exc}")
+            yield RawRow(
+                source, line_number, None, json.dumps(row), f"invalid UTF-8 in {undecoded}"
+            )
             continue
         conversation_id = row.get(columns["conversation_id"])
         if current is None or conversation_id != current["conversation_id"]:
@@ -248,6 +271,18 @@ def _group_turns(
         )
     if current is not None:
         yield flush()
+
+
+_UNDECODED = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of a non-UTF-8 byte
+
+
+def _undecoded_column(row: dict[str | None, Any]) -> str | None:
+    """The first column of a CSV row holding bytes that were not UTF-8, if any."""
+    for column, value in row.items():
+        for text in value if isinstance(value, list) else [value]:  # a list: values past the header
+            if isinstance(text, str) and _UNDECODED.search(text):
+                return "a value past the header" if column is None else column
+    return None
 
 
 def read_input(spec: InputSpec) -> Iterator[RawRow]:
