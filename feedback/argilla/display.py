@@ -7,6 +7,13 @@ through innerHTML, with markdown on through marked + DOMPurify. A placeholder su
 every text is HTML-escaped (`&`, `<`, `>` and nothing else) on its way into Argilla and
 unescaped exactly on its way back (`unescape(escape(t)) == t`); the placeholders the pipeline
 uses stay as they are, and the preference datasets built from a pull are unchanged.
+
+The policy field is the one with markdown on, and its passages come from the logs, so they
+are data too: their link and image syntax is backslash-escaped (`\\`, `[`, `]`), checked in
+Chromium. Without it `[docs](https://elsewhere)` showed as a live link whose text hides its
+target, `![x](https://elsewhere/p.png)` made the annotator's browser fetch an image from
+anywhere, and `[click](javascript:...)` showed only "click" (DOMPurify drops the href); now
+the annotator reads the characters as logged, and bold or lists still render.
 """
 
 from __future__ import annotations
@@ -19,11 +26,18 @@ _ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _ENTITY = re.compile(r"&(amp|lt|gt);")
 _CHARS = {"amp": "&", "lt": "<", "gt": ">"}
 _MARKUP = re.compile(r"<[^>]*>")  # after escaping, the only tags left are the layout's own
+_LINK_SYNTAX = str.maketrans({"\\": "\\\\", "[": "\\[", "]": "\\]"})
+_LINK_ESCAPE = re.compile(r"\\([\\\[\]])")
 
 
 def escape(text: str) -> str:
     """Text as Argilla must store it to show it literally, in any field mode."""
     return text.translate(_ESCAPE)
+
+
+def markdown_escape(text: str) -> str:
+    """Text for a field with markdown on: `escape`d, and links and images shown literally."""
+    return escape(text).translate(_LINK_SYNTAX)
 
 
 def unescape(text: str) -> str:
@@ -58,11 +72,12 @@ def policy_markdown(docs: list[dict[str, Any]] | None, shown_chars: int) -> str:
     blocks = []
     for doc in docs or []:
         shown, rest = _cut(doc["text"].strip(), shown_chars)
-        block = f"**{escape(doc['title'])}** ({escape(str(doc['doc_id']))})\n\n{escape(shown)}"
+        title, doc_id = markdown_escape(doc["title"]), markdown_escape(str(doc["doc_id"]))
+        block = f"**{title}** ({doc_id})\n\n{markdown_escape(shown)}"
         if rest:
             block += (
                 f" …\n\n<details>\n<summary>Rest of this passage ({len(rest.split())} words)"
-                f"</summary>\n\n{escape(rest)}\n\n</details>"
+                f"</summary>\n\n{markdown_escape(rest)}\n\n</details>"
             )
         blocks.append(block)
     return "\n\n".join(blocks)
@@ -82,8 +97,8 @@ def _cut(text: str, limit: int) -> tuple[str, str]:
 
 
 def plain_text(markdown: str) -> str:
-    """A field's words without the layout's tags (for rules that read the text)."""
-    return unescape(_MARKUP.sub(" ", markdown))
+    """A field's words without the layout's tags and escapes (for rules that read the text)."""
+    return unescape(_LINK_ESCAPE.sub(r"\1", _MARKUP.sub(" ", markdown)))
 
 
 def profile_text(profile: str | dict | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from supportloop.models.sampling import Candidate
@@ -84,3 +85,38 @@ def fixed_candidates(extra: list[str]):
         return out
 
     return generate
+
+
+# Headless Chromium for the UI tests: Debian's, driven by Playwright.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+LAPTOP = {"width": 1440, "height": 900}  # what an annotator sees on a laptop screen
+ARTIFACTS = Path(
+    os.environ.get(
+        "SUPPORTLOOP_TEST_ARTIFACTS", Path(__file__).parents[2] / "runs" / "test-artifacts"
+    )
+)
+
+
+def sign_in(page, url: str, username: str, password: str) -> None:
+    """Sign in through the UI's form; requests to any other host are blocked (web fonts)."""
+    page.route(
+        "**/*",
+        lambda route: route.continue_() if route.request.url.startswith(url) else route.abort(),
+    )
+    page.goto(f"{url}/sign-in")
+    page.locator("input[name=Username]").fill(username)
+    page.locator("input[name=Password]").fill(password)
+    page.locator("button[type=submit]").click()
+    page.wait_for_url(lambda u: "/sign-in" not in u, timeout=30_000)
+
+
+def text_field(page, title: str):
+    return page.locator(".text_field_component").filter(has_text=title)

@@ -11,34 +11,26 @@ is kept as a test artifact in $SUPPORTLOOP_TEST_ARTIFACTS (default runs/test-art
 from __future__ import annotations
 
 import json
-import os
 import time
-from pathlib import Path
 
 import pytest
 
 from supportloop.feedback.argilla.pull import pull
 from supportloop.feedback.argilla.push import judged_turns, push
 from supportloop.feedback.argilla.settings import FLAG_LABELS, RESOLVES_LABELS
-from tests.argilla.helpers import fixed_candidates, make_conversation
+from tests.argilla.helpers import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LAPTOP,
+    fixed_candidates,
+    make_conversation,
+    sign_in,
+    text_field,
+)
 
 pytestmark = [pytest.mark.argilla, pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-ARTIFACTS = Path(
-    os.environ.get(
-        "SUPPORTLOOP_TEST_ARTIFACTS", Path(__file__).parents[2] / "runs" / "test-artifacts"
-    )
-)
-LAPTOP = {"width": 1440, "height": 900}
 WHEEL_STEP = 100  # pixels per mouse-wheel notch in Chromium
 RANK_PAUSE_MS = 450  # the ranking widget drops digits pressed faster than ~400 ms apart
 
@@ -95,22 +87,6 @@ def _record_conversation() -> dict:
     return conv
 
 
-def _sign_in(page, url: str, username: str, password: str) -> None:
-    page.route(
-        "**/*",
-        lambda route: route.continue_() if route.request.url.startswith(url) else route.abort(),
-    )
-    page.goto(f"{url}/sign-in")
-    page.locator("input[name=Username]").fill(username)
-    page.locator("input[name=Password]").fill(password)
-    page.locator("button[type=submit]").click()
-    page.wait_for_url(lambda u: "/sign-in" not in u, timeout=30_000)
-
-
-def _field(page, title: str):
-    return page.locator(".text_field_component").filter(has_text=title)
-
-
 def _wheel_steps_until_shown(page, panel, target) -> int:
     """Mouse-wheel notches over the record panel until `target`'s bottom is on screen."""
     box = panel.bounding_box()
@@ -138,7 +114,7 @@ def test_annotator_reads_and_annotates_a_record_by_keyboard(argilla_stack, owner
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport=LAPTOP)
-            _sign_in(page, url, "annotator-3", users["annotator-3"]["password"])
+            sign_in(page, url, "annotator-3", users["annotator-3"]["password"])
             page.goto(pushed["annotation_url"])  # the link push reports for annotators
             ranking = page.locator('[aria-label="Question: ranking"]')
             ranking.wait_for(timeout=30_000)
@@ -146,21 +122,21 @@ def test_annotator_reads_and_annotates_a_record_by_keyboard(argilla_stack, owner
             # Every placeholder is visible, in the conversation, the candidates and the profile.
             chat = page.locator(".chat__wrapper")
             assert DETAILS in chat.inner_text()
-            assert "Thanks <PERSON_1>!" in _field(page, "Candidate 1").inner_text()
-            assert CANDIDATES[0] in _field(page, "Candidate 2").inner_text()
-            profile = _field(page, "Customer profile").inner_text()
+            assert "Thanks <PERSON_1>!" in text_field(page, "Candidate 1").inner_text()
+            assert CANDIDATES[0] in text_field(page, "Candidate 2").inner_text()
+            profile = text_field(page, "Customer profile").inner_text()
             assert "email: <EMAIL_1>" in profile and "zip: <ZIP_CODE_1>" in profile
             assert page.get_by_text("<EMAIL_1>", exact=False).first.is_visible()
             assert "You are a customer-support assistant" not in chat.inner_text()
 
             # Reading order: conversation, candidates, policy (start shown, rest collapsed),
             # profile; the candidates come before the policy.
-            policy = _field(page, "Policy passages")
+            policy = text_field(page, "Policy passages")
             tops = [
                 chat.bounding_box()["y"],
-                *(_field(page, f"Candidate {i}").bounding_box()["y"] for i in (1, 2, 3)),
+                *(text_field(page, f"Candidate {i}").bounding_box()["y"] for i in (1, 2, 3)),
                 policy.bounding_box()["y"],
-                _field(page, "Customer profile").bounding_box()["y"],
+                text_field(page, "Customer profile").bounding_box()["y"],
             ]
             assert tops == sorted(tops), tops
             assert "Return delivered order" in policy.inner_text()
@@ -169,9 +145,9 @@ def test_annotator_reads_and_annotates_a_record_by_keyboard(argilla_stack, owner
 
             # Mouse-wheel steps an annotator needs to read the candidates, and the whole record.
             panel = page.locator(".record__content")
-            to_candidates = _wheel_steps_until_shown(page, panel, _field(page, "Candidate 3"))
+            to_candidates = _wheel_steps_until_shown(page, panel, text_field(page, "Candidate 3"))
             to_end = to_candidates + _wheel_steps_until_shown(
-                page, panel, _field(page, "Customer profile")
+                page, panel, text_field(page, "Customer profile")
             )
 
             # Keyboard only: the focus starts on the ranking; each digit ranks the focused

@@ -89,3 +89,15 @@ def test_profile_reads_as_lines():
     ]
     assert display.profile_text("{}") == display.profile_text(None) == ""
     assert display.profile_text("not json <x>") == "not json &lt;x&gt;"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[docs](https://example.com) ![pixel](https://example.com/p.png)", r"a \[b\] c\\", ""],
+)
+def test_policy_markdown_shows_links_and_images_as_text_and_reads_back_exactly(text):
+    """Logged policy text is rendered with markdown on: a link or image in it must stay the
+    characters it is (no hidden target, no tracking pixel), and rules reading it get it back."""
+    shown = display.markdown_escape(text)
+    assert "](" not in shown.replace("\\](", "")  # every bracket is escaped
+    assert display.plain_text(shown) == text
