@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from hypothesis import HealthCheck, settings
+
 
 def save_tiny_llama(
     target: Path,
@@ -46,3 +48,12 @@ def save_tiny_llama(
     getattr(transformers, model_class)(LlamaConfig(**settings)).save_pretrained(target)
     tokenizer.save_pretrained(target)
     return target
+
+
+# Hypothesis settings of the fuzz tests: reproducible in CI, nothing written into the repository.
+FUZZ = settings(
+    database=None,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)

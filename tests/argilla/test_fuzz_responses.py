@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from datasets import disable_progress_bars, enable_progress_bars, load_from_disk
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from supportloop.feedback.argilla.pull import (
@@ -33,13 +33,8 @@ from supportloop.feedback.argilla.settings import (
 )
 from supportloop.models.sampling import Candidate
 from tests.argilla.helpers import make_conversation
+from tests.helpers import FUZZ
 
-FUZZ = settings(
-    database=None,  # nothing written into the repo
-    derandomize=True,  # the same examples on every run: CI is reproducible
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
 SLOTS = 3
 USERS = {"u1": "annotator-1", "u2": "annotator-2"}
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
@@ -31,13 +31,8 @@ from supportloop.feedback.argilla.settings import ArgillaConfig
 from supportloop.feedback.ingest.config import IngestConfig
 from supportloop.feedback.preferences.config import PreferencesConfig
 from supportloop.training.recipes import Recipe
+from tests.helpers import FUZZ
 
-FUZZ = settings(
-    database=None,  # nothing written into the repo
-    derandomize=True,  # the same examples on every run: CI is reproducible
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
 ROOT = project_root(Path(__file__).parent)
 SHIPPED: dict[str, type[BaseModel]] = {
     "configs/ingest/demo.yaml": IngestConfig,

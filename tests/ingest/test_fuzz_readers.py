@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 import pytest
 from datasets import Dataset, disable_progress_bars, enable_progress_bars, load_from_disk
 from datasets.table import InMemoryTable
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from tqdm.auto import tqdm
 
@@ -42,14 +42,8 @@ from supportloop.feedback.ingest.pipeline import (
 from supportloop.feedback.ingest.readers import UnusableInputError
 from supportloop.feedback.transcripts import ROLES
 from supportloop.models.sentence_encoder import SentenceEncoder, load_sentence_encoder
+from tests.helpers import FUZZ
 from tests.ingest.helpers import CARD, EMAIL, transcript
-
-FUZZ = settings(
-    database=None,  # nothing written into the repo
-    derandomize=True,  # the same examples on every run: CI is reproducible
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
 
 # -- strategies: values near the contract, and anything else JSON can hold -------------------
 
