@@ -11,6 +11,8 @@ from supportloop.feedback.ingest.config import RepeatContactConfig
 from supportloop.models.sentence_encoder import load_sentence_encoder
 from tests.ingest.topic_pairs import KINDS, cfpb_split, topic_pairs
 
+MINILM_128_DEV_THRESHOLD = 0.34  # benchmarks/repeat_contact.py, docs/repeat-contacts.md
+
 
 def test_dev_and_test_splits_share_no_complaint_and_every_kind_is_balanced():
     dev, test = cfpb_split("dev"), cfpb_split("test")
@@ -38,7 +40,8 @@ def test_test_pairs_use_only_test_material():
 def test_the_shipped_repeat_contact_settings_keep_minilm_128_quality():
     """The default embedder/backend/word pieces/threshold (chosen by
     benchmarks/repeat_contact.py) stays within 3 F1 points of full-precision MiniLM on 128
-    word pieces, each at its own best threshold, on a sample of the test split."""
+    word pieces, each at the threshold the development pairs chose for it, on a sample of the
+    test split (a threshold tuned on the sample itself would flatter the reference)."""
     pairs = topic_pairs("test", per_kind=60)
     gold = np.array([p.same_topic for p in pairs])
     shipped = RepeatContactConfig()
@@ -53,8 +56,7 @@ def test_the_shipped_repeat_contact_settings_keep_minilm_128_quality():
         earlier, later = encode([p.earlier for p in pairs]), encode([p.later for p in pairs])
         return (earlier * later).sum(1)
 
-    reference = similarities("onnx", 128)
-    best_reference = max(f1_at(reference, t) for t in np.arange(0.2, 0.6, 0.02))
+    reference = f1_at(similarities("onnx", 128), MINILM_128_DEV_THRESHOLD)
     default = similarities(shipped.embedding_backend, shipped.opening_max_tokens)
-    assert f1_at(default, shipped.similarity_threshold) >= best_reference - 0.03
-    assert best_reference > 0.7  # the set separates topics at all
+    assert f1_at(default, shipped.similarity_threshold) >= reference - 0.03
+    assert reference > 0.7  # the set separates topics at all
