@@ -110,7 +110,7 @@ register(
         "trl.experimental.ppo:PPOConfig",
         "trl.experimental.ppo:PPOTrainer",
         **_PROMPTS,
-        venv=".venv-ppo",  # TRL removed PPOTrainer after 1.12; scripts/setup.sh builds it
+        venv=".venv-ppo",  # TRL removed PPOTrainer after 1.12; scripts/setup.sh --ppo builds it
         worker="supportloop.training.ppo_worker",
         resumable=False,
         note="TRL 1.12 experimental",

@@ -56,7 +56,7 @@ def venv_python(root: Path, spec: AlgorithmSpec) -> Path:
     if not python.is_file():
         raise LaunchError(
             f"the {spec.name} recipe runs in {root / spec.venv}{note}, which is missing: "
-            "run `bash scripts/setup.sh`"
+            "run `bash scripts/setup.sh --ppo`"
         )
     return python
 
