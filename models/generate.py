@@ -8,12 +8,14 @@ several times faster than one prompt at a time.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
+from supportloop.cpu import cpu_flags, native_bf16_flags
 from supportloop.models.checkpoints import load_causal_lm, load_tokenizer
 from supportloop.models.sampling import Candidate, SamplingConfig, candidate_identity
 
@@ -27,12 +29,30 @@ __all__ = [
 ]
 
 
+GENERATION_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTYPE_OVERRIDE = "SUPPORTLOOP_GENERATION_DTYPE"
+
+
 def generation_placement() -> tuple[str, torch.dtype]:
     """Where replies are generated: the first CUDA GPU in bf16 (fp16 where the GPU has no
-    bf16), else the CPU in fp32. Candidates, sample logs and eval rollouts all load here."""
+    bf16), else the CPU in bf16 where it computes bf16 natively (avx512_bf16, AMX), else fp32.
+    Candidates, sample logs and eval rollouts all load here, so the candidate and the champion
+    of an eval always run in the same precision. SUPPORTLOOP_GENERATION_DTYPE overrides the
+    dtype (e.g. float32 to reproduce figures measured in fp32)."""
     if torch.cuda.is_available():
-        return "cuda", torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return "cpu", torch.float32
+        device = "cuda"
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    else:
+        device = "cpu"
+        dtype = torch.bfloat16 if native_bf16_flags(cpu_flags()) else torch.float32
+    requested = os.environ.get(DTYPE_OVERRIDE)
+    if requested:
+        if requested not in GENERATION_DTYPES:
+            raise ValueError(
+                f"{DTYPE_OVERRIDE}={requested!r}: expected one of {', '.join(GENERATION_DTYPES)}"
+            )
+        dtype = GENERATION_DTYPES[requested]
+    return device, dtype
 
 
 def load_policy(model: str, adapter: str | Path | None = None) -> tuple[Any, Any]:

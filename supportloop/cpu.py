@@ -1,5 +1,5 @@
-"""The CPU's instruction-set flags, read once: training picks its precision from them, the
-repeat-contact encoder its int8 quantisation."""
+"""The CPU's instruction-set flags, read once: training and generation pick their precision
+from them, the repeat-contact encoder its int8 quantisation."""
 
 from __future__ import annotations
 
@@ -20,3 +20,12 @@ def parse_cpu_flags(cpuinfo: str) -> frozenset[str]:
 def cpu_flags() -> frozenset[str]:
     path = Path("/proc/cpuinfo")
     return parse_cpu_flags(path.read_text()) if path.is_file() else frozenset()
+
+
+# bf16 pays on a CPU only where it is computed natively; elsewhere it is emulated, slower than fp32.
+NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def native_bf16_flags(flags: frozenset[str]) -> list[str]:
+    """The flags that make this CPU compute bf16 natively (empty: it would be emulated)."""
+    return [flag for flag in NATIVE_BF16_CPU_FLAGS if flag in flags]

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from supportloop.cpu import cpu_flags
+from supportloop.cpu import cpu_flags, native_bf16_flags
 
-NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 CHANGE_THREADS = "threads=N or OMP_NUM_THREADS=N"
 
 
@@ -79,7 +78,7 @@ def choose_precision(
         return Precision(False, "trainer.fp16=true in the recipe")
     if cuda:
         return Precision(cuda_bf16, f"the GPU {'computes' if cuda_bf16 else 'lacks'} bf16")
-    native = [flag for flag in NATIVE_BF16_CPU_FLAGS if flag in cpu_flags]
+    native = native_bf16_flags(cpu_flags)
     if native:
         return Precision(True, f"the CPU computes bf16 natively: {', '.join(native)}")
     return Precision(False, "the CPU has no native bf16 (no avx512_bf16/amx_bf16)")

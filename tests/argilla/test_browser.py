@@ -100,7 +100,7 @@ def _wheel_steps_until_shown(page, panel, target) -> int:
     return steps
 
 
-@pytest.mark.skipif(not CHROMIUM.is_file(), reason="Debian chromium not installed (setup.sh --tests)")
+@pytest.mark.skipif(not CHROMIUM.is_file(), reason="Debian chromium missing (setup.sh --tests)")
 def test_annotator_reads_and_annotates_a_record_by_keyboard(argilla_stack, owner, dataset_config):
     from playwright.sync_api import sync_playwright
 

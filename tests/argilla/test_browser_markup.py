@@ -110,7 +110,7 @@ def _labels(conversation: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in conversation.items() if k not in texts}
 
 
-@pytest.mark.skipif(not CHROMIUM.is_file(), reason="Debian chromium not installed (setup.sh --tests)")
+@pytest.mark.skipif(not CHROMIUM.is_file(), reason="Debian chromium missing (setup.sh --tests)")
 def test_markup_in_a_transcript_is_shown_as_text_and_never_runs(
     argilla_stack, owner, dataset_config, tmp_path
 ):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from supportloop.models.generate import (
     SamplingConfig,
     generate_candidates,
@@ -57,17 +59,36 @@ def test_sampling_returns_requested_number_per_prompt(tiny_llama_dir):
 
 
 def test_the_policy_generates_where_the_machine_computes_best(tiny_llama_dir, monkeypatch):
-    """On this CPU-only machine: the CPU in fp32. The CUDA branch is checked with
+    """On a CPU: bf16 where the CPU computes it natively, else fp32 (read from this machine's
+    flags, then both branches with the flags replaced). The CUDA branch is checked with
     torch.cuda's answers replaced (no GPU here); benchmarks/gpu_check.sh runs it for real."""
     import torch
+
+    from supportloop.cpu import cpu_flags, native_bf16_flags
+    from supportloop.models import generate
 
     model, _ = load_policy(str(tiny_llama_dir))
     expected = generation_placement()
     assert (next(model.parameters()).device.type, next(model.parameters()).dtype) == expected
     if not torch.cuda.is_available():
-        assert expected == ("cpu", torch.float32)
+        native = bool(native_bf16_flags(cpu_flags()))
+        assert expected == ("cpu", torch.bfloat16 if native else torch.float32)
+        monkeypatch.setattr(generate, "cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
+        assert generation_placement() == ("cpu", torch.float32)  # bf16 would be emulated
+        monkeypatch.setattr(generate, "cpu_flags", lambda: frozenset({"avx2", "amx_bf16"}))
+        assert generation_placement() == ("cpu", torch.bfloat16)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
     assert generation_placement() == ("cuda", torch.bfloat16)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
     assert generation_placement() == ("cuda", torch.float16)  # e.g. a T4
+
+
+def test_the_generation_dtype_can_be_forced_and_a_bad_one_is_named(monkeypatch):
+    import torch
+
+    monkeypatch.setenv("SUPPORTLOOP_GENERATION_DTYPE", "float32")
+    assert generation_placement()[1] == torch.float32
+    monkeypatch.setenv("SUPPORTLOOP_GENERATION_DTYPE", "fp8")
+    with pytest.raises(ValueError, match=r"SUPPORTLOOP_GENERATION_DTYPE='fp8'.*float32"):
+        generation_placement()
