@@ -1,8 +1,9 @@
 """Run one model through a suite: simulated conversations, model turns batched across scenarios.
 
-All conversations that are still open take their next model turn together, in left-padded
-batches (`supportloop.models.generate.generate_replies`), so a suite costs one batched generate call
-per turn instead of one call per scenario and turn. Every prompt is built by
+All conversations that are still open take their next model turn together, in one batched
+call of the policy's generator (`supportloop.models.generate.load_generator`: left-padded
+transformers batches, or vLLM on a GPU), so a suite costs one generate call per turn instead of
+one call per scenario and turn. Every prompt is built by
 `supportloop.feedback.assistant_prompt`, the builder the training data comes from.
 """
 
@@ -72,7 +73,7 @@ class HarnessResult:
 
 
 def simulate(
-    policy: tuple[Any, Any],
+    policy: Any,
     scenarios: list[Scenario],
     simulator: Any,
     matcher: FactMatcher,
@@ -84,13 +85,14 @@ def simulate(
 ) -> HarnessResult:
     """Converse with every scenario `trials` times for up to `max_turns` model turns.
 
+    `policy` is a `Generator` (`load_generator`) or a `(model, tokenizer)` pair (`load_policy`).
     `batched=False` generates one conversation at a time (the benchmark's baseline). A
     generation failure ends the run with `error` set and the open conversations marked
     `error`: the caller must treat the eval as incomplete.
     """
-    from supportloop.models.generate import generate_replies
+    from supportloop.models.generate import as_generator
 
-    model, tokenizer = policy
+    generator = as_generator(policy, sampling)
     settings = settings or PromptSettings()
     by_id = {s.scenario_id: s for s in scenarios}
     conversations = []
@@ -112,12 +114,7 @@ def simulate(
         try:
             replies = []
             for group in groups:
-                replies += [
-                    r[0]
-                    for r in generate_replies(
-                        model, tokenizer, group, turn_sampling, progress=False
-                    )
-                ]
+                replies += [r[0] for r in generator.replies(group, 1, turn_sampling)]
                 calls += 1
         except Exception as exc:  # any failure makes the whole eval partial, never promotable
             error = f"generation failed at turn {turn}: {type(exc).__name__}: {exc}"

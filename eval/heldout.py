@@ -244,15 +244,16 @@ def assert_held_out(
 def model_replies(
     spec: ModelSpec, prompts: Sequence[Sequence[Message]], sampling: SamplingConfig
 ) -> list[str]:
-    """One reply per prompt from a model spec (base + adapter), generated in left-padded
-    batches (`supportloop.models.generate.generate_replies`); the model is freed afterwards. Two
-    specs given the same prompts and sampling get the same batches and seed: a paired comparison."""
-    from supportloop.models.generate import generate_replies, load_policy
+    """One reply per prompt from a model spec (base + adapter), generated in batches by the
+    backend `sampling.backend` resolves to (`supportloop.models.generate.load_generator`); the
+    model is freed afterwards. Two specs given the same prompts and sampling get the same
+    batches and seed: a paired comparison."""
+    from supportloop.models.generate import load_generator
 
-    model, tokenizer = load_policy(spec.name, spec.adapter)
+    generator = load_generator(spec.name, spec.adapter, sampling)
     try:
-        replies = generate_replies(model, tokenizer, [list(p) for p in prompts], sampling, 1, False)
-        return [r[0] for r in replies]
+        return [r[0] for r in generator.replies([list(p) for p in prompts], 1, sampling)]
     finally:
-        del model
+        generator.close()
+        del generator
         gc.collect()

@@ -122,10 +122,10 @@ def build_judge(cfg: EvalConfig, suite: Suite, embedder: Embedder):
 def run_model(
     spec: ModelSpec, suite: Suite, cfg: EvalConfig, simulator, matcher, batched: bool = True
 ) -> HarnessResult:
-    from supportloop.models.generate import load_policy
+    from supportloop.models.generate import load_generator
 
     try:
-        policy = load_policy(spec.name, spec.adapter)
+        policy = load_generator(spec.name, spec.adapter, cfg.sampling)
     except Exception as exc:  # a model that cannot load makes the eval incomplete
         return HarnessResult([], 0.0, 0, f"loading {spec.model_id()} failed: {exc}")
     try:
@@ -141,6 +141,7 @@ def run_model(
             batched,
         )
     finally:
+        policy.close()
         del policy
         gc.collect()
 
@@ -160,6 +161,9 @@ def apply_judge(judge, records: list[dict]) -> None:
 
 
 def run_eval(cfg: EvalConfig, log: Callable[[str], None] = print) -> EvalOutcome:
+    from supportloop.models.generate import resolve_backend
+
+    backend = resolve_backend(cfg.sampling.backend)  # vllm asked for but missing: one line, now
     gate = load_gate(cfg.gate.path, [f"{k}={json.dumps(v)}" for k, v in cfg.gate.overrides.items()])
     suite, inputs = build_suite(cfg.suite)
     registry = Registry(cfg.registry)
@@ -177,6 +181,7 @@ def run_eval(cfg: EvalConfig, log: Callable[[str], None] = print) -> EvalOutcome
     simulator = build_simulator(cfg, embedder)
     judge, judge_report = build_judge(cfg, suite, embedder)
     log(f"suite {suite.name}: {len(suite.scenarios)} scenarios x {cfg.simulator.trials} trials")
+    log(f"generation: {backend} (sampling.backend={cfg.sampling.backend})")
 
     results: dict[str, HarnessResult] = {}
     records: dict[str, list[dict]] = {}

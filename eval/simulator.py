@@ -164,13 +164,14 @@ class LLMSimulator:
 
 
 def hf_backend(model_name: str, adapter: str | None, sampling: Any) -> Backend:
-    """A local HF chat model as the customer (batched like the assistant's turns)."""
-    from supportloop.models.generate import generate_replies, load_policy
+    """A local HF chat model as the customer (batched like the assistant's turns, on the
+    backend `sampling.backend` resolves to)."""
+    from supportloop.models.generate import load_generator
 
-    model, tokenizer = load_policy(model_name, adapter)
+    generator = load_generator(model_name, adapter, sampling)
 
     def backend(prompts: list[list[dict[str, str]]]) -> list[str]:
-        return [r[0] for r in generate_replies(model, tokenizer, prompts, sampling, progress=False)]
+        return [r[0] for r in generator.replies(prompts)]
 
     return backend
 

@@ -4,11 +4,19 @@ One function serves the annotation push (k candidates per judged turn, next to t
 reply) and the eval harness (the model's turn in a simulated conversation). Prompts are
 chat-templated, sorted by length and generated in left-padded batches, which on CPU is
 several times faster than one prompt at a time.
+
+Two backends sit behind one interface (`load_generator` -> a `Generator` with `.replies` and
+`.candidates`): transformers' batched `generate` here, and vLLM (`supportloop.models.vllm_generate`,
+imported only when chosen) on a CUDA GPU. `sampling.backend` picks one; `auto` takes vLLM when it
+is installed and a GPU is visible, so callers never name the backend.
 """
 
 from __future__ import annotations
 
+import gc
+import importlib.util
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +24,23 @@ import torch
 from tqdm.auto import tqdm
 
 from supportloop.cpu import cpu_flags, native_bf16_flags
+from supportloop.errors import UserError
 from supportloop.models.checkpoints import load_causal_lm, load_tokenizer
 from supportloop.models.sampling import Candidate, SamplingConfig, candidate_identity
 
 Message = dict[str, str]
 __all__ = [
+    "BackendUnavailableError",
     "Candidate",
+    "Generator",
     "SamplingConfig",
+    "TransformersGenerator",
+    "collapse_candidates",
     "generate_candidates",
     "generate_replies",
+    "load_generator",
     "load_policy",
+    "resolve_backend",
 ]
 
 
@@ -126,22 +141,14 @@ def generate_replies(
     return replies
 
 
-def generate_candidates(
-    model: Any,
-    tokenizer: Any,
-    prompts: list[list[Message]],
-    logged: list[str | None],
-    sampling: SamplingConfig,
-    progress: bool = True,
+def collapse_candidates(
+    logged: Sequence[str | None], generated: Sequence[Sequence[str]]
 ) -> list[list[Candidate]]:
-    """The logged reply (when there is one) plus `num_candidates` generated replies per prompt.
+    """The logged reply (when there is one) plus the generated replies of each prompt.
 
     Identical candidates are collapsed (the logged one wins), and empty generations dropped,
     so annotators never rank a reply against itself.
     """
-    generated = generate_replies(
-        model, tokenizer, prompts, sampling, sampling.num_candidates, progress=progress
-    )
     results = []
     for logged_reply, replies in zip(logged, generated, strict=True):
         seen: set[str] = set()
@@ -156,3 +163,147 @@ def generate_candidates(
             candidates.append(Candidate(f"c{len(candidates)}", text.strip(), source))
         results.append(candidates)
     return results
+
+
+def generate_candidates(
+    model: Any,
+    tokenizer: Any,
+    prompts: list[list[Message]],
+    logged: list[str | None],
+    sampling: SamplingConfig,
+    progress: bool = True,
+) -> list[list[Candidate]]:
+    """The logged reply (when there is one) plus `num_candidates` generated replies per prompt,
+    collapsed as `collapse_candidates` does."""
+    generated = generate_replies(
+        model, tokenizer, prompts, sampling, sampling.num_candidates, progress=progress
+    )
+    return collapse_candidates(logged, generated)
+
+
+class BackendUnavailableError(UserError):
+    """`sampling.backend` names a backend this machine cannot run."""
+
+
+def vllm_installed() -> bool:
+    """Whether the `vllm` package can be imported (looked up, not imported: importing is slow)."""
+    return importlib.util.find_spec("vllm") is not None
+
+
+def resolve_backend(requested: str) -> str:
+    """The backend that generates: `transformers` or `vllm`.
+
+    `auto` is vllm when the package is installed and a CUDA GPU is visible, else transformers.
+    `vllm` on a machine without either fails with what to install, instead of falling back: a
+    run that asked for vLLM should not silently take hours on transformers.
+    """
+    if requested == "transformers":
+        return "transformers"
+    if requested == "auto":
+        return "vllm" if vllm_installed() and torch.cuda.is_available() else "transformers"
+    if requested == "vllm":
+        if not vllm_installed():
+            raise BackendUnavailableError(
+                "sampling.backend=vllm: the vllm package is not installed; run `pip install "
+                "vllm` on a machine with a CUDA GPU, or set sampling.backend=auto (or transformers)"
+            )
+        if not torch.cuda.is_available():
+            raise BackendUnavailableError(
+                "sampling.backend=vllm needs a CUDA GPU and torch sees none; install a CUDA build "
+                "of torch and `pip install vllm` on a GPU machine, or set sampling.backend=auto "
+                "(or transformers)"
+            )
+        return "vllm"
+    raise BackendUnavailableError(
+        f"sampling.backend={requested!r}: expected one of auto, transformers, vllm"
+    )
+
+
+class Generator:
+    """A loaded policy that answers chat prompts, whatever the backend.
+
+    `replies(prompts, n)` returns `n` replies per prompt, in the order of `prompts`, with the
+    sampling the generator was loaded with unless `sampling` overrides it (e.g. another seed
+    per eval turn). `close()` frees the model (and the GPU memory it held).
+    """
+
+    backend: str = ""
+    sampling: SamplingConfig
+
+    def replies(
+        self,
+        prompts: list[list[Message]],
+        n: int = 1,
+        sampling: SamplingConfig | None = None,
+        progress: bool = False,
+    ) -> list[list[str]]:
+        raise NotImplementedError
+
+    def candidates(
+        self,
+        prompts: list[list[Message]],
+        logged: list[str | None],
+        sampling: SamplingConfig | None = None,
+        progress: bool = True,
+    ) -> list[list[Candidate]]:
+        """The logged reply plus `num_candidates` generated ones per prompt (collapsed)."""
+        sampling = sampling or self.sampling
+        generated = self.replies(prompts, sampling.num_candidates, sampling, progress)
+        return collapse_candidates(logged, generated)
+
+    def close(self) -> None:
+        """Free the model; the generator cannot be used afterwards."""
+
+    def __enter__(self) -> Generator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class TransformersGenerator(Generator):
+    """transformers' batched `generate` (`generate_replies`) on the `generation_placement`."""
+
+    backend = "transformers"
+
+    def __init__(self, model: Any, tokenizer: Any, sampling: SamplingConfig | None = None):
+        self.model, self.tokenizer = model, tokenizer
+        self.sampling = sampling or SamplingConfig()
+
+    def replies(
+        self,
+        prompts: list[list[Message]],
+        n: int = 1,
+        sampling: SamplingConfig | None = None,
+        progress: bool = False,
+    ) -> list[list[str]]:
+        return generate_replies(
+            self.model, self.tokenizer, prompts, sampling or self.sampling, n, progress
+        )
+
+    def close(self) -> None:
+        self.model = None
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def as_generator(policy: Any, sampling: SamplingConfig | None = None) -> Generator:
+    """A Generator as is, or a `(model, tokenizer)` pair from `load_policy` wrapped in one."""
+    if isinstance(policy, Generator):
+        return policy
+    model, tokenizer = policy
+    return TransformersGenerator(model, tokenizer, sampling)
+
+
+def load_generator(
+    model: str, adapter: str | Path | None = None, sampling: SamplingConfig | None = None
+) -> Generator:
+    """The policy (with its adapter, if any) on the backend `sampling.backend` resolves to."""
+    sampling = sampling or SamplingConfig()
+    if resolve_backend(sampling.backend) == "vllm":
+        from supportloop.models.vllm_generate import VLLMGenerator
+
+        return VLLMGenerator.load(model, adapter, sampling)
+    policy, tokenizer = load_policy(model, adapter)
+    return TransformersGenerator(policy, tokenizer, sampling)

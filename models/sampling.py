@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal, get_args
+
+from pydantic import Field
 
 from supportloop.config import StrictModel
 
 _WHITESPACE = re.compile(r"\s+")
+
+GenerationBackend = Literal["auto", "transformers", "vllm"]
+GENERATION_BACKENDS: tuple[str, ...] = get_args(GenerationBackend)
 
 
 class SamplingConfig(StrictModel):
@@ -26,6 +32,18 @@ class SamplingConfig(StrictModel):
     batch_size: int = 8
     seed: int = 0
     max_prompt_tokens: int = 1024
+    backend: GenerationBackend = Field(
+        "auto",
+        description="what generates: transformers' batched generate, or vLLM (`pip install "
+        "vllm`, CUDA GPU); auto = vllm when it is installed and a CUDA GPU is visible",
+    )
+    gpu_memory_utilization: float = Field(
+        0.4,
+        gt=0,
+        le=1,
+        description="vLLM only: the share of GPU memory one loaded model (weights and KV cache) "
+        "may take; an eval holds two at once (the policy and an LLM customer)",
+    )
 
 
 @dataclass(frozen=True)
