@@ -2,7 +2,7 @@
 
 Each judged assistant turn becomes one record whose id is a stable hash of the conversation
 id, the turn index and the candidate set, so re-running or resuming a push updates records
-instead of duplicating them. Candidates come from `supportloop.models.generate.generate_candidates`
+instead of duplicating them. Candidates come from `supportloop.models.generate.load_generator`
 (logged reply first, then the policy's samples) unless the caller supplies them. With a
 `reward_model` configured, its ranking of each record's candidates is attached as a suggestion.
 Record fields hold what the UI shows (`supportloop.feedback.argilla.display`: escaped texts, policy
@@ -152,16 +152,25 @@ def policy_candidates(config: ArgillaConfig) -> CandidateFn:
     """Candidates from the configured policy model (loaded once, on first use)."""
 
     def generate(prompts: list[list[dict]], logged: list[str | None]) -> list[list[Candidate]]:
-        from supportloop.models.generate import generate_candidates, load_policy
+        from supportloop.models.generate import load_generator
 
-        model, tokenizer = load_policy(config.policy.model, config.policy.adapter)
-        return generate_candidates(model, tokenizer, prompts, logged, config.sampling)
+        with load_generator(config.policy.model, config.policy.adapter, config.sampling) as gen:
+            return gen.candidates(prompts, logged)  # freed before the reward model loads
 
     return generate
 
 
+def _discard_draft(connection: Connection, dataset: Any) -> None:
+    """Delete a dataset that was never published: what a push leaves when it is cut off while
+    setting the dataset up (fields, questions, metadata, then publish). A draft cannot hold
+    records, so nothing is lost, and the push creates it anew instead of refusing its fields."""
+    with sdk_errors(connection.network):
+        dataset.delete()
+
+
 def ensure_dataset(connection: Connection, config: ArgillaConfig) -> Any:
-    """The configured dataset, created with `build_settings` when it does not exist yet."""
+    """The configured dataset, created with `build_settings` when it does not exist yet (or was
+    left unpublished by an interrupted push)."""
     import argilla as rg
 
     client = connection.client()
@@ -171,6 +180,9 @@ def ensure_dataset(connection: Connection, config: ArgillaConfig) -> Any:
     with warnings.catch_warnings(), sdk_errors(connection.network):
         warnings.simplefilter("ignore", UserWarning)  # "not found": the normal first push
         dataset = client.datasets(name=config.dataset, workspace=workspace)
+    if dataset is not None and dataset.api_model().status != "ready":
+        _discard_draft(connection, dataset)
+        dataset = None
     if dataset is not None:
         existing, wanted = (
             [f.name for f in dataset.settings.fields],

@@ -4,7 +4,8 @@
 Redis (Debian `redis-server`; job queue only, nothing to persist), `osmem-server` (in-memory
 OpenSearch API), the Argilla web server and its job worker (both from `.venv-argilla-server`,
 through `server/serve.py`, with the osmem search-engine adapter). The SQLite database lives in
-the data directory; the search index is rebuilt from it on every start. Users (owner +
+the data directory; on every start, record statuses a crash left stale are repaired in it and
+the search index is rebuilt from it. Users (owner +
 annotators) and the workspace come from the stack config; their passwords and API keys are
 generated once into `credentials.json` (mode 0600) and never printed.
 

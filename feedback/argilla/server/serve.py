@@ -2,8 +2,8 @@
 
 `python serve.py web --host H --port P --credentials-file F`: migrate the SQLite database,
 create the workspace and the missing users of the credentials file, register the osmem engine,
-rebuild the search index from the database (osmem keeps nothing across restarts), then serve
-the API and UI.
+repair record statuses a crash left behind, rebuild the search index from the database (osmem
+keeps nothing across restarts), then serve the API and UI.
 `python serve.py worker`: the background job worker (webhooks, record-status updates).
 
 Configuration comes from the environment (`ARGILLA_HOME_PATH`, `ARGILLA_DATABASE_URL`,
@@ -124,6 +124,54 @@ async def _ensure_users(credentials_file: Path) -> None:
             print(f"created user {username!r} ({user['role']})", flush=True)
 
 
+async def _stale_record_ids(db, dataset) -> list:
+    """Ids of the dataset's records whose status disagrees with their submitted responses."""
+    from argilla_server.enums import RecordStatus, ResponseStatus
+    from argilla_server.models import Record, Response
+    from sqlalchemy import func, select
+
+    submitted = (
+        select(Response.record_id, func.count().label("n"))
+        .where(Response.status == ResponseStatus.submitted)
+        .group_by(Response.record_id)
+        .subquery()
+    )
+    rows = await db.execute(
+        select(Record.id, Record.status, func.coalesce(submitted.c.n, 0))
+        .outerjoin(submitted, submitted.c.record_id == Record.id)
+        .where(Record.dataset_id == dataset.id)
+    )
+    need = dataset.distribution["min_submitted"]
+    return [rid for rid, status, n in rows if (n >= need) != (status == RecordStatus.completed)]
+
+
+async def _repair_record_statuses() -> None:
+    """Recompute record statuses that disagree with the record's submitted responses.
+
+    argilla-server commits a response, then the record's status in a second transaction: a
+    crash between the two leaves a record with `min_submitted` submitted responses `pending`,
+    in every other annotator's queue, collecting responses beyond the distribution setting
+    (or a withdrawn one still `completed`). Runs before the reindex, which copies statuses into
+    the search index. The stock rule (`distribution`) sets the new status.
+    """
+    from argilla_server.contexts.distribution import unsafe_update_records_status
+    from argilla_server.database import AsyncSessionLocal
+    from argilla_server.enums import DatasetDistributionStrategy
+    from argilla_server.models import Dataset, Record
+    from sqlalchemy import select
+
+    async with AsyncSessionLocal() as db:
+        stale = []
+        for dataset in (await db.execute(select(Dataset))).scalars().all():
+            if dataset.distribution_strategy == DatasetDistributionStrategy.overlap:
+                stale += await _stale_record_ids(db, dataset)
+        if stale:
+            records = (await db.execute(select(Record).where(Record.id.in_(stale)))).scalars()
+            await unsafe_update_records_status(db, list(records))
+            await db.commit()
+            print(f"repaired the status of {len(stale)} records", flush=True)
+
+
 def _reindex() -> None:
     from argilla_server.cli.search_engine.reindex import _reindex as reindex_all
 
@@ -137,6 +185,7 @@ def web(host: str, port: int, credentials_file: Path) -> None:
     _reuse_settings_validators()
     _migrate()
     asyncio.run(_ensure_users(credentials_file))
+    asyncio.run(_repair_record_statuses())
     _reindex()
     from argilla_server import app
 
