@@ -23,7 +23,8 @@ def ingest(
     HF dataset or a CSV of turns, each with a column mapping. Bad rows go to quarantine.jsonl
     (source, line, reason, raw row: unredacted, mode 0600); logging duplicates to
     duplicates.jsonl. Writes <output_dir>/conversations (save_to_disk), summary.json and
-    lineage.json. Exits non-zero only when an input cannot be read at all.
+    lineage.json. Exits non-zero only when an input cannot be read at all or the output cannot
+    be written (disk full, read-only), leaving no partial run behind.
     """
     from supportloop.config import load_config
     from supportloop.feedback.ingest.config import IngestConfig
@@ -53,18 +54,19 @@ def sample_logs(
     """
     from supportloop.config import load_config
     from supportloop.feedback.demo.sample_logs import SampleLogsConfig, build_sample_logs
-    from supportloop.models.generate import SamplingConfig, generate_replies, load_policy
+    from supportloop.models.generate import SamplingConfig, load_generator
 
     settings = load_config(SampleLogsConfig, config, overrides or [])
-    model, tokenizer = load_policy(settings.model)
     sampling = SamplingConfig(
         max_new_tokens=settings.max_new_tokens,
         batch_size=settings.batch_size,
         seed=settings.seed,
         temperature=0.7,
     )
+    with load_generator(settings.model, sampling=sampling) as generator:
 
-    def reply(prompts: list[list[dict[str, str]]]) -> list[str]:
-        return [r[0] for r in generate_replies(model, tokenizer, prompts, sampling)]
+        def reply(prompts: list[list[dict[str, str]]]) -> list[str]:
+            return [r[0] for r in generator.replies(prompts, progress=True)]
 
-    console.print_json(json.dumps(build_sample_logs(settings, reply)))
+        summary = build_sample_logs(settings, reply)
+    console.print_json(json.dumps(summary))
