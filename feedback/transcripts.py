@@ -7,6 +7,7 @@ reason a person can act on, which goes into the quarantine file next to the raw 
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +47,25 @@ class InvalidTranscript(ValueError):
     """A row that breaks the contract; its message is the quarantine reason."""
 
 
+_WORD = re.compile(r"[A-Za-z][A-Za-z_-]{0,23}")
+_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}(?:[T ][\d:.]{1,15})?(?:Z|[+-]\d{2}:?\d{2})?")
+
+
+def shown(value: Any) -> str:
+    """A refused value as a reason may show it: a bare word (`'yesterday'`, `'customer'`), a
+    date or a small number as is, anything else by type and length only. Reasons are tallied
+    into summary.json and printed, and a misplaced field can hold a card number or an email."""
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, int | float) and abs(value) < 1000:
+        return repr(value)
+    if isinstance(value, str) and (_WORD.fullmatch(value) or _DATE.fullmatch(value)):
+        return repr(value)
+    kind = type(value).__name__
+    size = f" of {len(value)} characters" if isinstance(value, str) else ""
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}{size}"
+
+
 def parse_timestamp(value: Any, field: str) -> str | None:
     """ISO-8601 (or epoch seconds) -> ISO-8601 in UTC; None stays None."""
     if value is None or value == "":
@@ -63,7 +83,7 @@ def parse_timestamp(value: Any, field: str) -> str | None:
             moment = moment.replace(tzinfo=UTC)
         moment = moment.astimezone(UTC)  # OverflowError: 0001-01-01T00:00+01:00 is year 0 in UTC
     except (TypeError, ValueError, OverflowError, OSError):
-        raise InvalidTranscript(f"{field}: not a timestamp: {str(value)[:40]!r}") from None
+        raise InvalidTranscript(f"{field}: not a timestamp: {shown(value)}") from None
     return moment.isoformat(timespec="seconds")
 
 
@@ -94,7 +114,7 @@ def _messages(raw: Any, max_chars: int) -> list[dict[str, str | None]]:
             raise InvalidTranscript(f"messages[{index}]: expected an object")
         role = message.get("role")
         if not isinstance(role, str) or role not in ROLES:
-            raise InvalidTranscript(f"messages[{index}].role: unknown role {role!r}")
+            raise InvalidTranscript(f"messages[{index}].role: unknown role {shown(role)}")
         content = message.get("content")
         if not isinstance(content, str):
             kind = type(content).__name__
@@ -157,12 +177,12 @@ def _signals(raw: Any, messages: list[dict[str, Any]]) -> dict[str, Any]:
         thumbs.append({"turn_index": turn, "value": value})
     csat = raw.get("csat")
     if csat is not None and (isinstance(csat, bool) or csat not in range(1, 6)):
-        raise InvalidTranscript(f"signals.csat: expected 1-5, got {csat!r}")
+        raise InvalidTranscript(f"signals.csat: expected 1-5, got {shown(csat)}")
     flags = {}
     for name in ("escalated", "resolved"):
         value = raw.get(name)
         if value is not None and not isinstance(value, bool):
-            raise InvalidTranscript(f"signals.{name}: expected true/false, got {value!r}")
+            raise InvalidTranscript(f"signals.{name}: expected true/false, got {shown(value)}")
         flags[name] = value
     return {"thumbs": thumbs, "csat": csat, **flags}
 

@@ -1,6 +1,8 @@
 """Per-batch work of ingest that runs in worker processes: redaction and dedupe fingerprints.
 
-Every text that leaves ingest passes through here. Values the customer profile names (name,
+Every text that leaves ingest passes through here: the messages, and the free text of the
+customer profile and of the metadata (read as more text of the conversation, so a name in an
+agent's note is the same `<PERSON_1>` as in the chat). Values the customer profile names (name,
 email, phone, address...) are known PII: the redactor replaces them everywhere in the
 conversation, numbered like its own detections, and the profile keeps only placeholders, in
 the conversation's numbering (the profile's email is the conversation's `<EMAIL_1>`), so an
@@ -81,6 +83,26 @@ def mask_profile(
     return profile
 
 
+def free_text(value: Any, skip: set[str]) -> list[str]:
+    """Every string in a JSON value, depth first, but those under a `skip` key: the free
+    text of metadata and profile fields (a logged agent note, a profile's `notes`), which
+    the redactor reads as more text of the conversation."""
+    if isinstance(value, dict):
+        return [t for k, v in value.items() if k not in skip for t in free_text(v, skip)]
+    if isinstance(value, list):
+        return [t for v in value for t in free_text(v, skip)]
+    return [value] if isinstance(value, str) else []
+
+
+def with_free_text(value: Any, skip: set[str], texts: Iterator[str]) -> Any:
+    """The value with each `free_text` string replaced by the next of `texts`, in order."""
+    if isinstance(value, dict):
+        return {k: v if k in skip else with_free_text(v, skip, texts) for k, v in value.items()}
+    if isinstance(value, list):
+        return [with_free_text(v, skip, texts) for v in value]
+    return next(texts) if isinstance(value, str) else value
+
+
 class BatchProcessor:
     """Redacts a batch of validated conversations and fingerprints them for dedupe."""
 
@@ -99,8 +121,14 @@ class BatchProcessor:
                 else None
             )
             fingerprints.append((content_hash(text), signature))
-        texts = [[m["content"] for m in row["messages"]] for row in rows]
         profiles = [json.loads(row["context"]["customer_profile"]) for row in rows]
+        metadata = [json.loads(row["metadata"]) for row in rows]
+        texts = [
+            [m["content"] for m in row["messages"]]
+            + free_text(profile, self.keys)
+            + free_text(meta, set())
+            for row, profile, meta in zip(rows, profiles, metadata, strict=True)
+        ]
         names = [full_names(profile, self.keys) for profile in profiles]
         known = [
             n + profile_values(profile, self.keys)
@@ -114,12 +142,15 @@ class BatchProcessor:
             ]
         )
         results = []
-        for row, profile, n, (texts, counts, placeholders), (digest, signature) in zip(
-            rows, profiles, names, redacted, fingerprints, strict=True
+        for row, profile, meta, n, (texts, counts, placeholders), (digest, signature) in zip(
+            rows, profiles, metadata, names, redacted, fingerprints, strict=True
         ):
+            rest = iter(texts[len(row["messages"]) :])
             masked = mask_profile(profile, self.keys, iter(placeholders[len(n) :]))
+            masked = with_free_text(masked, self.keys, rest)
             row["context"]["customer_profile"] = json.dumps(masked, sort_keys=True)
-            for message, text in zip(row["messages"], texts, strict=True):
+            row["metadata"] = json.dumps(with_free_text(meta, set(), rest), sort_keys=True)
+            for message, text in zip(row["messages"], texts, strict=False):
                 message["content"] = text
             results.append((row, digest, signature, counts))
         return results

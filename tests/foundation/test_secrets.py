@@ -21,6 +21,7 @@ from supportloop.feedback.argilla.network import ArgillaHTTPError, NetworkConfig
 from supportloop.feedback.argilla.stack import StackConfig, ensure_credentials
 from tests.argilla.helpers import free_port
 from tests.eval.helpers import ACME_SUITE
+from tests.foundation.leak_search import files_holding
 
 KEYS = {
     "ARGILLA_API_KEY": "sk-test-SECRET-argilla-1234abcd",
@@ -37,11 +38,7 @@ def _leaks(text: str) -> list[str]:
 def _files_with_keys(root: Path) -> list[str]:
     """Every file under root, binary ones included, that holds one of the keys."""
     return [
-        f"{path}: {name}"
-        for path in root.rglob("*")
-        if path.is_file() and not path.is_symlink()
-        for name, key in KEYS.items()
-        if key.encode() in path.read_bytes()
+        f"{path}: {name}" for path, names in files_holding(root, _leaks).items() for name in names
     ]
 
 

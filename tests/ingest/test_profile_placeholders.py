@@ -17,11 +17,18 @@ PROFILE = {
 }
 
 
-def _process(pii: dict, text: str, profile: dict) -> tuple[dict, list[str]]:
+def _redacted(pii: dict, text: str, profile: dict, metadata: dict | None = None) -> dict:
+    """The row BatchProcessor makes of a validated one (profile and metadata as JSON text)."""
     config = IngestConfig(inputs=[{"path": "x.jsonl"}], output_dir="unused", pii=pii)
     row = transcript("c1", "u1", text)
     row["context"]["customer_profile"] = json.dumps(profile)
+    row["metadata"] = json.dumps(row["metadata"] if metadata is None else metadata)
     ((out, _, _, _),) = BatchProcessor(config)([row])
+    return out
+
+
+def _process(pii: dict, text: str, profile: dict) -> tuple[dict, list[str]]:
+    out = _redacted(pii, text, profile)
     return json.loads(out["context"]["customer_profile"]), [m["content"] for m in out["messages"]]
 
 
@@ -53,3 +60,22 @@ def test_profile_is_masked_with_numbers_when_redaction_is_off():
     profile, texts = _process({"enabled": False}, "I am Yusuf Rossi.", PROFILE)
     assert texts[0] == "I am Yusuf Rossi."  # redaction off: texts untouched
     assert profile["name"]["first_name"] == "<PERSON_1>" and profile["email"] == "<EMAIL_1>"
+
+
+def test_free_text_in_the_profile_and_metadata_is_redacted_in_the_conversation_numbering():
+    """A profile's `notes` and a logged agent note are more text of the conversation."""
+    profile = {"tier": "gold", "notes": ["prefers c.d@web.de"]}
+    metadata = {"intent": "return", "agent_note": "Customer wrote from a.b@web.de", "turns": 3}
+    out = _redacted(
+        {"entities": ["EMAIL"], "person_names": False}, "I am a.b@web.de", profile, metadata
+    )
+    assert out["messages"][0]["content"] == "I am <EMAIL_1>"
+    assert json.loads(out["context"]["customer_profile"]) == {
+        "tier": "gold",
+        "notes": ["prefers <EMAIL_2>"],
+    }
+    assert json.loads(out["metadata"]) == {
+        "intent": "return",
+        "agent_note": "Customer wrote from <EMAIL_1>",
+        "turns": 3,
+    }
