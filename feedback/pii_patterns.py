@@ -1,5 +1,8 @@
 """Pattern PII (cards, IBANs, emails, phones, SSNs, IPs) with presidio, offline and fast.
 
+Phones: presidio's validated matcher, plus any possible number written with a country code
+(`InternationalPhoneRecognizer`), so a mistyped number is still redacted.
+
 presidio's `AnalyzerEngine()` wants a spaCy model it would download; pattern recognizers need
 none, so the engine gets `_TokenNlpEngine`, a regex tokenizer that still feeds presidio's
 context enhancer (the "ssn" next to a bare nine-digit number). Most support messages hold no
@@ -17,6 +20,7 @@ from collections.abc import Iterable
 # network unless this is empty; it reads the variable when it is first imported.
 os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""
 
+import phonenumbers
 import tldextract.tldextract
 from presidio_analyzer import (
     AnalysisExplanation,
@@ -111,11 +115,25 @@ _IBAN_START = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}")
 _IBAN_RUN = re.compile(r"[A-Za-z]{2}\d{2}(?:[ -]?[A-Za-z0-9]){11,40}")
 
 
+# IBAN length per country (ISO 13616 registry). A run that validates but is longer than its
+# country's IBAN is the IBAN plus the next words ("...286 please"), which pass presidio's
+# check by chance (1 in 97 per cut tried); the run of the registered length is preferred.
+_IBAN_LENGTHS_TEXT = """
+    AD24 AE23 AL28 AT20 AZ28 BA20 BE16 BG22 BH22 BR29 BY28 CH21 CR22 CY28 CZ24 DE22 DK18 DO28
+    EE20 EG29 ES24 FI18 FO18 FR27 GB22 GE22 GI23 GL18 GR27 GT28 HR21 HU28 IE22 IL23 IQ23 IS26
+    IT27 JO30 KW30 KZ20 LB28 LC32 LI21 LT20 LU20 LV21 LY25 MC27 MD24 ME22 MK19 MR27 MT31 MU30
+    NL18 NO15 PK24 PL28 PS29 PT25 QA29 RO24 RS22 SA24 SC31 SE24 SI19 SK24 SM27 ST25 SV28 TL23
+    TN24 TR26 UA29 VA22 VG24 XK20
+    """
+IBAN_LENGTHS = {item[:2]: int(item[2:]) for item in _IBAN_LENGTHS_TEXT.split()}
+
+
 class TolerantIbanRecognizer(IbanRecognizer):
     """presidio's IBAN validation (mod-97 checksum, per-country format) over a tolerant
-    search: any case, any grouping, and the longest run that validates ending at a separator.
-    presidio's own pattern wants upper case in groups of four, and once it has swallowed the
-    next word ("...9240 PLEASE") no shorter candidate it tries can validate."""
+    search: any case, any grouping, and the longest run that validates ending at a separator
+    (of the country's IBAN length where one does). presidio's own pattern wants upper case
+    in groups of four, and once it has swallowed the next word ("...9240 PLEASE") no shorter
+    candidate it tries can validate."""
 
     def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
         results, taken = [], 0
@@ -123,14 +141,12 @@ class TolerantIbanRecognizer(IbanRecognizer):
             run = _IBAN_RUN.match(text, start) if start >= taken else None
             if run is None:
                 continue  # too short, or inside an IBAN already found
-            for end in range(len(run.group()), 14, -1):
-                candidate = run.group()[:end]
-                if end < len(run.group()) and run.group()[end] not in " -":
-                    continue  # only cut between groups
-                if self.validate_result(candidate.rstrip(" -").upper()):
-                    taken = start + len(candidate.rstrip(" -"))
-                    results.append(self._result(start, taken))
-                    break
+            valid = [c for c in _cuts(run.group()) if self.validate_result(c.upper())]
+            if valid:
+                length = IBAN_LENGTHS.get(valid[0][:2].upper())
+                exact = [c for c in valid if len(re.sub(r"[ -]", "", c)) == length]
+                taken = start + len((exact or valid)[0])
+                results.append(self._result(start, taken))
         return results
 
     def _result(self, start: int, end: int) -> RecognizerResult:
@@ -152,6 +168,75 @@ class TolerantIbanRecognizer(IbanRecognizer):
         )
 
 
+def _cuts(run: str) -> list[str]:
+    """The prefixes of an IBAN-like run that end between groups, longest first."""
+    return [
+        run[:end].rstrip(" -")
+        for end in range(len(run), 14, -1)
+        if end == len(run) or run[end] in " -"
+    ]
+
+
+# A number written with its country code ("+49 ...", "0049 ...", "(+44) ...", "+33 (0)6...")
+# that phonenumbers calls possible (a plausible length for that country) is a phone even when
+# it fails validation: a customer's mistyped number is still theirs, and the country code
+# says it is a phone number, not an order id.
+_INTERNATIONAL = re.compile(
+    r"(?<![\w+(])(?:\(\+\d{1,3}\)|\+\d{1,3}|00\d{1,3})(?:[ .-]{0,2}(?:\(0\)[ -]?)?\d){7,14}(?!\w)"
+)
+_GROUP_END = re.compile(r"\d(?=[ .-])")
+INTERNATIONAL_SCORE = 0.6  # above score_threshold and presidio's 0.4: "+33 (0)6..." wins whole
+
+
+class InternationalPhoneRecognizer(EntityRecognizer):
+    """Phones with a country code that are possible but maybe not valid (see above); the
+    longest prefix ending at a digit group that is possible wins."""
+
+    def load(self) -> None:
+        """Nothing to load."""
+
+    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
+        results = []
+        for match in _INTERNATIONAL.finditer(text):
+            ends = [match.end()] + [
+                match.start() + m.end() for m in reversed(list(_GROUP_END.finditer(match.group())))
+            ]
+            for end in ends:
+                if _possible_international(text[match.start() : end]):
+                    results.append(self._result(match.start(), end))
+                    break
+        return results
+
+    def _result(self, start: int, end: int) -> RecognizerResult:
+        return RecognizerResult(
+            "PHONE_NUMBER",
+            start,
+            end,
+            INTERNATIONAL_SCORE,
+            AnalysisExplanation(
+                recognizer=self.name,
+                original_score=INTERNATIONAL_SCORE,
+                pattern_name="country code + possible number",
+            ),
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+            },
+        )
+
+
+def _possible_international(candidate: str) -> bool:
+    """A possible number of at least 7 national digits once written as +CC..."""
+    digits = re.sub(r"\D", "", candidate.replace("(0)", ""))
+    if candidate.startswith("00"):
+        digits = digits[2:]
+    try:
+        number = phonenumbers.parse("+" + digits)
+    except phonenumbers.NumberParseException:
+        return False
+    return len(str(number.national_number)) >= 7 and phonenumbers.is_possible_number(number)
+
+
 # phonenumbers' STRICT_GROUPING: the digits must be grouped as the region writes numbers.
 # VALID (presidio's default) also takes part numbers and ticket ids like "2024-11-0032".
 PHONE_LENIENCY = 2
@@ -164,7 +249,8 @@ def build_analyzer(entities: list[str], phone_regions: list[str]) -> AnalyzerEng
         "IBAN": lambda: [TolerantIbanRecognizer()],
         "EMAIL": lambda: [EmailRecognizer()],
         "PHONE": lambda: [
-            PhoneRecognizer(supported_regions=tuple(phone_regions), leniency=PHONE_LENIENCY)
+            PhoneRecognizer(supported_regions=tuple(phone_regions), leniency=PHONE_LENIENCY),
+            InternationalPhoneRecognizer(supported_entities=["PHONE_NUMBER"]),
         ],
         "US_SSN": lambda: [UsSsnRecognizer()],
         "IP_ADDRESS": lambda: [IpRecognizer()],

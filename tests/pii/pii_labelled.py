@@ -4,12 +4,19 @@ Every value is generated to be *valid* (Luhn for card numbers, ISO 7064 mod-97 f
 a number `phonenumbers` accepts for its region, SSA rules for SSNs), so a miss is a miss of
 the redactor, not of the test data. Look-alikes (order numbers, amounts, dates, tracking
 numbers, ZIP codes, product codes) must come out unchanged. Deterministic for a given seed.
+
+Hard cases on top (issue 13), with a `category` each: phones with a country code that are
+possible but not valid (mistyped), lower-case full names in chatty openings, first names alone
+after a greeting or "I spoke to". And look-alikes that are names support work needs (shops,
+payment providers, device makers, products, places; many also first names or surnames), from
+the lists in `BRAND_LISTS`, every third item held out: the redactor has no list of them.
 Also imported by `benchmarks/pii.py` (by file path), so it has no pytest dependency.
 """
 
 from __future__ import annotations
 
 import random
+import re
 import string
 from dataclasses import dataclass
 
@@ -18,10 +25,16 @@ import phonenumbers
 
 @dataclass(frozen=True)
 class Case:
-    """One message with the PII values it holds (entity, exact text as written)."""
+    """One message with the PII values it holds (entity, exact text as written).
+
+    `category` names a hard sub-set ("mistyped", "lower-case full name"...) so its recall is
+    reported on its own; `held_out` marks look-alikes built from list items kept out of the
+    tuning (every third item), which show whether a fix generalises beyond the words seen."""
 
     text: str
     values: tuple[tuple[str, str], ...]
+    category: str = ""
+    held_out: bool = False
 
 
 def luhn_complete(prefix: str, length: int, rng: random.Random) -> str:
@@ -226,6 +239,244 @@ def make_phones(rng: random.Random, n: int) -> list[str]:
     return out
 
 
+MISTYPED_REGIONS = ["US", "GB", "DE", "FR", "ES", "IT", "NL", "AU", "IN", "BR", "MX", "PL"]
+
+
+def _mistyped_number(rng: random.Random, region: str) -> phonenumbers.PhoneNumber:
+    """A number of the region's mobile length that is possible but not valid: what a customer
+    with a slipped digit writes (the first digit kept where that still leaves an invalid
+    number, so it looks like the region's; Spain's 6xxxxxxxx are all valid)."""
+    example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    national = str(example.national_number)
+    for attempt in range(10_000):
+        first = national[0] if attempt < 200 else rng.choice("123456789")
+        digits = first + "".join(rng.choice(string.digits) for _ in national[1:])
+        number = phonenumbers.parse(f"+{example.country_code}{digits}")
+        if phonenumbers.is_possible_number(number) and not phonenumbers.is_valid_number(number):
+            return number
+    raise ValueError(f"no possible-but-invalid number found for {region}")
+
+
+def make_mistyped_phones(rng: random.Random, n: int) -> list[str]:
+    """Possible-but-invalid numbers with a country code, in the layouts people type."""
+    out = []
+    for i in range(n):
+        number = _mistyped_number(rng, MISTYPED_REGIONS[i % len(MISTYPED_REGIONS)])
+        cc, nat = str(number.country_code), str(number.national_number)
+        style = (i // len(MISTYPED_REGIONS)) % 6
+        out.append(
+            [
+                f"+{cc}{nat}",  # E.164
+                f"+{cc} {nat[:3]} {nat[3:6]} {nat[6:]}",
+                f"00{cc} {nat[:3]} {nat[3:]}",
+                f"+{cc}-{nat[:3]}-{nat[3:6]}-{nat[6:]}",
+                f"+{cc} (0){nat[:3]} {nat[3:]}",
+                f"(+{cc}) {nat}",
+            ][style]
+        )
+    return out
+
+
+# Hard name cases: lower-case full names in chatty openings, first names alone after a
+# greeting or after "I spoke to ...", in either case.
+LOWER_FULL_NAME_SENTENCES = [
+    "hi its {g} {s} here, my order never came",
+    "this is {g} {s}, i ordered a lamp last week",
+    "hey im {g} {s} and my parcel is missing",
+    "hello my name is {g} {s} and i need a refund",
+    "hi, i'm {g} {s}. the blender arrived broken",
+    "{g} {s} here, following up on my return",
+]
+GREETING_SENTENCES = [
+    "hi {g}, thanks for getting back to me",
+    "thanks {g}!",
+    "Hi {g}, the replacement arrived today.",
+    "Thanks {g}, that solved it.",
+    "hello {g} - any news on the refund?",
+    "Dear {g}, I am still waiting for the label.",
+    "cheers {g}, have a good day",
+    "Thank you {g}!",
+]
+SPOKE_TO_SENTENCES = [
+    "I spoke to {g} yesterday and she promised a refund.",
+    "i talked with {g} on the phone last week",
+    "Your agent {g} said the refund was approved.",
+    "I already spoke with {g} about this.",
+    "your rep {g} told me to wait 5 days",
+    "I was on the phone with {g} for an hour.",
+    "i spoke to {g} earlier, she said to email you",
+    "The agent, {g}, hung up on me.",
+]
+
+# Look-alikes of names that support work needs intact: (category, list, sentences). Items at
+# positions 2, 5, 8... are held out. Several are also first names or surnames.
+BRAND_LISTS = {
+    "merchant": (
+        [
+            "Target",
+            "Walmart",
+            "Wendy's",
+            "Costco",
+            "Macy's",
+            "Victoria's Secret",
+            "Kohl's",
+            "Best Buy",
+            "Home Depot",
+            "Trader Joe's",
+            "Nordstrom",
+            "Dillard's",
+            "Sainsbury's",
+            "Tesco",
+            "John Lewis",
+            "McDonald's",
+            "Lowe's",
+            "Marks & Spencer",
+        ],
+        [
+            "I bought it at {b} last week.",
+            "The {b} receipt shows a different price.",
+            "Can I return it at {b}?",
+            "I got a gift card from {b}.",
+            "The charge says {b} but I never shopped there.",
+        ],
+    ),
+    "payment": (
+        [
+            "PayPal",
+            "Apple Pay",
+            "Klarna",
+            "Chase",
+            "Venmo",
+            "Wells Fargo",
+            "Google Pay",
+            "Afterpay",
+            "Zelle",
+            "Revolut",
+            "Barclays",
+            "Amex",
+            "Monzo",
+            "Affirm",
+            "Discover",
+        ],
+        [
+            "I paid with {b} and it went through twice.",
+            "The {b} charge is still pending.",
+            "Can you refund it to my {b} account?",
+            "My {b} card was declined at checkout.",
+            "I used {b} for the order.",
+        ],
+    ),
+    "device": (
+        [
+            "Samsung",
+            "Dell",
+            "Ford",
+            "Lenovo",
+            "Sony",
+            "Garmin",
+            "Philips",
+            "Bosch",
+            "Tesla",
+            "Miele",
+            "Dyson",
+            "Asus",
+            "Logitech",
+            "Fitbit",
+            "Canon",
+        ],
+        [
+            "My {b} phone keeps restarting.",
+            "The {b} laptop will not charge.",
+            "Is this compatible with my {b}?",
+            "The {b} support line told me to contact you.",
+            "I have a {b} and the cable does not fit.",
+        ],
+    ),
+    "product": (
+        [
+            "Jordan",
+            "Kindle",
+            "Galaxy",
+            "AirPods",
+            "Roomba",
+            "Xbox",
+            "Vitamix",
+            "Nespresso",
+            "Instant Pot",
+            "PlayStation",
+            "Fire Stick",
+            "Echo Dot",
+            "MacBook",
+            "Surface Pro",
+            "Chromebook",
+        ],
+        [
+            "The {b} I ordered arrived damaged.",
+            "I want to return the {b}.",
+            "My {b} stopped working after a week.",
+            "Do you still sell the {b} in black?",
+            "The {b} box was empty when it arrived.",
+        ],
+    ),
+    "place": (
+        [
+            "Austin",
+            "Paris",
+            "Georgia",
+            "Sydney",
+            "Charlotte",
+            "Madison",
+            "Phoenix",
+            "Denver",
+            "Florence",
+            "Savannah",
+            "Jackson",
+            "Dallas",
+            "Victoria",
+            "Orlando",
+            "Manchester",
+            "Chester",
+            "Lincoln",
+            "Houston",
+        ],
+        [
+            "It shipped from {b} on Monday.",
+            "The package is stuck in {b}.",
+            "Do you deliver to {b}?",
+            "I live near {b} and it never arrived.",
+            "The {b} warehouse says it left already.",
+        ],
+    ),
+}
+
+
+def brand_lookalikes() -> dict[str, list[Case]]:
+    """Sentences with brand, merchant, payment, device, product and place names, per
+    category; each name in each of its category's sentences (no PII at all)."""
+    return {
+        category: [
+            Case(template.format(b=name), (), category, held_out=k % 3 == 2)
+            for k, name in enumerate(names)
+            for template in templates
+        ]
+        for category, (names, templates) in BRAND_LISTS.items()
+    }
+
+
+def _named_cases(
+    rng: random.Random, n: int, sentences: list[str], category: str, lower: bool
+) -> list[Case]:
+    out = []
+    for i in range(n):
+        g, s = rng.choice(GIVEN), rng.choice(SURNAMES)
+        if lower:
+            g, s = g.lower(), s.lower()
+        template = sentences[i % len(sentences)]
+        values = [("PERSON", g)] + ([("PERSON", s)] if "{s}" in template else [])
+        out.append(Case(template.format(g=g, s=s), tuple(values), category))
+    return out
+
+
 def make_ssns(rng: random.Random, n: int) -> list[str]:
     """SSNs that follow SSA rules (no 000/666/9xx area, no 00 group, no 0000 serial)."""
     out = []
@@ -345,7 +596,8 @@ LOOKALIKES = [
 
 
 def build_cases(seed: int = 7, per_type: int = 60) -> dict[str, list[Case]]:
-    """Labelled single-message cases per entity type, plus "LOOKALIKE" cases with no PII."""
+    """Labelled single-message cases per entity type (hard cases last), plus "LOOKALIKE" and
+    "LOOKALIKE_<CATEGORY>" (brand and place names) cases with no PII."""
     rng = random.Random(seed)
     cases: dict[str, list[Case]] = {}
     for entity, values, sentences in [
@@ -360,12 +612,83 @@ def build_cases(seed: int = 7, per_type: int = 60) -> dict[str, list[Case]]:
             Case(sentences[i % len(sentences)].format(v=v), ((entity, v),))
             for i, v in enumerate(values)
         ]
-    names = []
-    for i in range(per_type * 2):
-        g, s = rng.choice(GIVEN), rng.choice(SURNAMES)
-        template = NAME_SENTENCES[i % len(NAME_SENTENCES)]
-        values = [("PERSON", g)] + ([("PERSON", s)] if "{s}" in template else [])
-        names.append(Case(template.format(g=g, s=s), tuple(values)))
-    cases["PERSON"] = names
+    cases["PERSON"] = _named_cases(rng, per_type * 2, NAME_SENTENCES, "", lower=False)
     cases["LOOKALIKE"] = [Case(text, ()) for text in LOOKALIKES]
+    # The hard cases come after, from their own generator, so the sets above stay as they were.
+    hard = random.Random(seed + 1)
+    cases["PHONE"] += [
+        Case(PHONE_SENTENCES[i % len(PHONE_SENTENCES)].format(v=v), (("PHONE", v),), "mistyped")
+        for i, v in enumerate(make_mistyped_phones(hard, per_type))
+    ]
+    for sentences, category, lower in [
+        (LOWER_FULL_NAME_SENTENCES, "lower-case full name", True),
+        (GREETING_SENTENCES, "first name after greeting", False),
+        (SPOKE_TO_SENTENCES, "first name after spoke-to", False),
+    ]:
+        cases["PERSON"] += _named_cases(hard, per_type, sentences, category, lower)
+    cases |= {f"LOOKALIKE_{c.upper()}": found for c, found in brand_lookalikes().items()}
     return cases
+
+
+# Scoring, shared by tests/pii/test_recall.py and benchmarks/pii.py.
+PLACEHOLDER = re.compile(r"<([A-Z][A-Z_]*?)_\d+>")
+
+
+def compact(text: str) -> str:
+    return re.sub(r"[\s\-.()]", "", text).lower()
+
+
+def recalled(case: Case, redacted: str, entity: str) -> bool:
+    """Every labelled value is gone, and a placeholder of the right type took its place."""
+    return f"<{entity}_" in redacted and all(value not in redacted for _, value in case.values)
+
+
+def redacted_spans(original: str, redacted: str) -> list[tuple[str, str]]:
+    """(entity, original text) of each placeholder in `redacted`, found by aligning the text
+    between placeholders with `original`."""
+    pieces = PLACEHOLDER.split(redacted)  # text, entity, text, entity, ..., text
+    pattern = "".join(re.escape(p) if i % 2 == 0 else "(.+?)" for i, p in enumerate(pieces))
+    match = re.fullmatch(pattern, original, re.DOTALL)
+    return list(
+        zip(pieces[1::2], match.groups() if match else ["?"] * len(pieces[1::2]), strict=True)
+    )
+
+
+def _is_value(case: Case, entity: str, span: str) -> bool:
+    """A redacted span is real PII of its type: part of a labelled value of that type (for
+    names: every word of the span is a labelled name part)."""
+    values = [v for e, v in case.values if e == entity]
+    if entity == "PERSON":
+        return set(span.split()) <= {w for v in values for w in v.split()}
+    return any(compact(span) and compact(span) in compact(v) for v in values)
+
+
+def quality(
+    cases: dict[str, list[Case]], redacted: dict[str, list[str]]
+) -> dict[str, dict[str, float]]:
+    """Recall per type (and per hard category, "PHONE/mistyped"), precision per type (share
+    of redacted spans that are labelled PII of that type, look-alikes included) and the share
+    of look-alike messages altered per look-alike set (and its held-out part)."""
+    recall: dict[str, list[bool]] = {}
+    spans: dict[str, list[bool]] = {}
+    altered: dict[str, list[bool]] = {}
+    for key, labelled in cases.items():
+        for case, out in zip(labelled, redacted[key], strict=True):
+            for entity, span in redacted_spans(case.text, out):
+                spans.setdefault(entity, []).append(_is_value(case, entity, span))
+            if key.startswith("LOOKALIKE"):
+                altered.setdefault(key, []).append(out != case.text)
+                if case.held_out:
+                    altered.setdefault(f"{key} (held-out)", []).append(out != case.text)
+                continue
+            hit = recalled(case, out, key)
+            recall.setdefault(key, []).append(hit)
+            if case.category:
+                recall.setdefault(f"{key}/{case.category}", []).append(hit)
+    share = {name: sum(flags) / len(flags) for name, flags in recall.items()}
+    return {
+        "recall": share,
+        "precision": {e: sum(flags) / len(flags) for e, flags in spans.items()},
+        "altered": {name: sum(flags) / len(flags) for name, flags in altered.items()},
+        "n": {name: len(flags) for name, flags in {**recall, **altered}.items()},
+    }

@@ -1,7 +1,10 @@
 """Recall on the labelled set built in code, and no redaction of look-alikes.
 
-Targets (issue 2): >= 99% on card numbers and IBANs, >= 95% on emails, phones, SSNs and person
-names; not one look-alike touched; not one card number, IBAN or email survives.
+Targets (issues 2 and 13): >= 99% on card numbers and IBANs, >= 95% on emails, phones, SSNs
+and person names, and on each hard case on its own (mistyped phones with a country code,
+lower-case full names, first names after a greeting or "I spoke to"); not one look-alike
+touched, numbers or brand/merchant/payment/device/product/place names (held-out items
+included); not one card number, IBAN or email survives.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import re
 
 import pytest
 
-from tests.pii.pii_labelled import iban_valid, luhn_valid
+from tests.pii.pii_labelled import BRAND_LISTS, iban_valid, luhn_valid, quality, recalled
 
 TARGETS = {
     "CREDIT_CARD": 0.99,
@@ -22,28 +25,46 @@ TARGETS = {
     "PERSON": 0.95,
 }
 
+HARD_TARGETS = {
+    "PHONE/mistyped": 0.95,
+    "PERSON/lower-case full name": 0.95,
+    "PERSON/first name after greeting": 0.95,
+    "PERSON/first name after spoke-to": 0.95,
+}
+
 
 def _compact(text: str) -> str:
     return re.sub(r"[\s\-.]", "", text).lower()
 
 
-def _recalled(case, redacted: str, entity: str) -> bool:
-    """Every labelled value is gone, and a placeholder of the right type took its place."""
-    return f"<{entity}_" in redacted and all(value not in redacted for _, value in case.values)
+def _missed(redactor, labelled, entity: str) -> list[tuple[str, str]]:
+    out = redactor.redact_conversations([[case.text] for case in labelled])
+    return [
+        (case.text, texts[0])
+        for case, (texts, _) in zip(labelled, out, strict=True)
+        if not recalled(case, texts[0], entity)
+    ]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("entity", list(TARGETS))
 def test_recall_per_entity(redactor, cases, entity):
     labelled = cases[entity]
-    out = redactor.redact_conversations([[case.text] for case in labelled])
-    missed = [
-        (case.text, texts[0])
-        for case, (texts, _) in zip(labelled, out, strict=True)
-        if not _recalled(case, texts[0], entity)
-    ]
+    missed = _missed(redactor, labelled, entity)
     recall = 1 - len(missed) / len(labelled)
     assert recall >= TARGETS[entity], f"{entity} recall {recall:.3f}; missed e.g. {missed[:5]}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("hard_case", list(HARD_TARGETS))
+def test_recall_per_hard_case(redactor, cases, hard_case):
+    """Each hard case holds the target on its own, not only diluted in its type's total."""
+    entity, category = hard_case.split("/")
+    labelled = [case for case in cases[entity] if case.category == category]
+    assert len(labelled) >= 50
+    missed = _missed(redactor, labelled, entity)
+    recall = 1 - len(missed) / len(labelled)
+    assert recall >= HARD_TARGETS[hard_case], f"{hard_case} {recall:.3f}; e.g. {missed[:5]}"
 
 
 def test_labelled_values_are_valid(cases):
@@ -102,3 +123,45 @@ def test_mixed_conversation_with_lookalikes(redactor, cases):
     ):
         assert kept in joined
     assert counts["PERSON"] == 2 and counts["CREDIT_CARD"] == 1 and counts["IBAN"] == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("category", list(BRAND_LISTS))
+def test_brand_and_place_names_survive(redactor, cases, category):
+    """Support work needs shop, payment, device, product and place names; several are also
+    first names or surnames (Jordan, Georgia, Chase, Wendy's). Held-out items included."""
+    lookalikes = cases[f"LOOKALIKE_{category.upper()}"]
+    assert any(case.held_out for case in lookalikes)
+    out = redactor.redact_conversations([[case.text] for case in lookalikes])
+    changed = [
+        (case.text, texts[0], case.held_out)
+        for case, (texts, _) in zip(lookalikes, out, strict=True)
+        if texts[0] != case.text
+    ]
+    assert not changed, f"{len(changed)}/{len(lookalikes)} altered, e.g. {changed[:5]}"
+
+
+@pytest.mark.slow
+def test_redacted_spans_are_pii_of_their_type(redactor, cases):
+    """Precision: what is replaced is the labelled value, not the words around it (an IBAN
+    run once swallowed "... is the account": the longer run passed the checksum by chance)."""
+    redacted = {
+        key: [texts[0] for texts, _ in redactor.redact_conversations([[c.text] for c in found])]
+        for key, found in cases.items()
+    }
+    precision = quality(cases, redacted)["precision"]
+    assert all(value >= 0.99 for value in precision.values()), precision
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Case 00493817 was opened at 14:05.",
+        "I earned +1,250 points and +49.99 credit.",
+        "Call +49 151 12 please",  # too short to be a number in Germany
+        "Order 0044-1187-22 is missing.",
+    ],
+)
+def test_country_code_lookalikes_are_not_phones(redactor, text):
+    assert redactor.redact_conversations([[text]])[0][0] == [text]
