@@ -8,6 +8,7 @@ is, so users with a hub and GPUs run the same code with `model.name=Qwen/Qwen2.5
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import tempfile
@@ -24,6 +25,10 @@ _READY_MARKER = ".supportloop-ready"
 
 class ModelNotFoundError(UserError):
     """A model name that is neither an alias, a local checkpoint, nor reachable on a hub."""
+
+
+class UnfinishedAdapterError(UserError):
+    """An adapter directory a training run has not finished writing (killed, disk full)."""
 
 
 @dataclass(frozen=True)
@@ -147,10 +152,61 @@ def load_tokenizer(name: str, padding_side: str = "left"):
     return tokenizer
 
 
+def safetensors_problem(path: Path) -> str | None:
+    """Why a .safetensors file is not whole (its header names more bytes than it holds), or None."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        head = handle.read(8)
+        length = int.from_bytes(head, "little") if len(head) == 8 else size
+        if length > size - 8:
+            return f"{path.name} is cut short ({size} bytes)"
+        try:
+            header = json.loads(handle.read(length))
+        except ValueError:
+            return f"{path.name} has an unreadable header"
+    ends = [entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"]
+    if 8 + length + max(ends, default=0) > size:
+        return f"{path.name} is cut short ({size} bytes)"
+    return None
+
+
+def adapter_problem(path: Path) -> str | None:
+    """Why `path` is not a finished adapter, or None.
+
+    A supportloop training run (one with checkpoints or a summary) is finished once its
+    lineage.json records the adapter files with the bytes they still have; any PEFT adapter
+    needs its config and whole weights.
+    """
+    from supportloop.runs import LINEAGE_FILE, verify_artifacts
+
+    if not (path / "adapter_config.json").is_file():
+        return "holds no adapter_config.json (not a finished training run)"
+    weights = path / "adapter_model.safetensors"
+    if not weights.is_file() and not (path / "adapter_model.bin").is_file():
+        return "holds no adapter weights (adapter_model.safetensors)"
+    if weights.is_file() and (problem := safetensors_problem(weights)):
+        return problem
+    trained_here = (path / "training_summary.json").is_file() or any(path.glob("checkpoint-*"))
+    if not (path / LINEAGE_FILE).is_file():
+        return "its training run did not finish (no lineage.json)" if trained_here else None
+    changed = [p for p in verify_artifacts(path) if not p.endswith("not written by the stage")]
+    return f"differs from what its run recorded ({changed[0]})" if changed else None
+
+
+def require_adapter(path: str | Path) -> Path:
+    """The adapter directory, refused with a one-line reason when it is not finished."""
+    path = Path(path)
+    if (problem := adapter_problem(path)) is not None:
+        raise UnfinishedAdapterError(f"adapter {path} {problem}")
+    return path
+
+
 def load_causal_lm(name: str, adapter: str | Path | None = None, **kwargs):
     """A causal LM by alias / path / hub id, optionally with a PEFT adapter on top."""
     from transformers import AutoModelForCausalLM
 
+    if adapter is not None:
+        require_adapter(adapter)
     path = resolve_model(name)
     try:
         model = AutoModelForCausalLM.from_pretrained(path, **kwargs)

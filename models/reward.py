@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from supportloop.errors import UserError
-from supportloop.models.checkpoints import ModelNotFoundError, resolve_model
+from supportloop.models.checkpoints import ModelNotFoundError, require_adapter, resolve_model
 
 Messages = list[dict[str, str]]
 
@@ -82,6 +82,8 @@ def load_reward_model(path: str | Path, dtype: str = "float32") -> RewardModel:
     is_adapter = (source / "adapter_config.json").is_file()
     if str(path).startswith((".", "/", "~")) and not source.exists():
         raise RewardModelError(f"reward model {path} not found (train one with the reward recipe)")
+    if is_adapter:
+        require_adapter(source)
     base = resolve_model(adapter_base(source) if is_adapter else str(path))
     try:
         model = AutoModelForSequenceClassification.from_pretrained(

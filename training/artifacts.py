@@ -7,6 +7,7 @@ this module imports neither pydantic nor TRL: it takes plain dicts and a transfo
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import resource
 import shutil
@@ -24,6 +25,7 @@ from supportloop.runs import (
 from supportloop.tracking import wandb_mode
 
 SUMMARY_FILE = "training_summary.json"
+CHECKPOINT_MARKER = "supportloop_checkpoint.json"
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 
@@ -69,14 +71,60 @@ def finish_wandb() -> None:
     _wandb_env_before.clear()
 
 
-def last_checkpoint(output_dir: Path) -> Path | None:
-    """The newest complete `checkpoint-N` (one with trainer_state.json) in the run dir."""
-    complete = [
-        path
-        for path in output_dir.glob("checkpoint-*")
-        if path.name.split("-")[-1].isdigit() and (path / "trainer_state.json").is_file()
-    ]
-    return max(complete, key=lambda p: int(p.name.split("-")[-1]), default=None)
+def seal_checkpoint(folder: Path) -> None:
+    """Record the size of every file of a checkpoint the Trainer has finished writing.
+
+    The marker is written last and atomically, so a checkpoint without it (or whose files no
+    longer have the recorded sizes) was cut short by a kill, a full disk or a crash.
+    """
+    sizes = {
+        path.relative_to(folder).as_posix(): path.stat().st_size
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != CHECKPOINT_MARKER
+    }
+    write_json_atomic(folder / CHECKPOINT_MARKER, {"files": sizes})
+
+
+def checkpoint_sealer():
+    """A TrainerCallback that seals each checkpoint (on_save runs after the Trainer wrote it)."""
+    from transformers import TrainerCallback
+
+    class SealCheckpoint(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                seal_checkpoint(Path(args.output_dir) / f"checkpoint-{state.global_step}")
+
+    return SealCheckpoint()
+
+
+def checkpoint_problem(folder: Path) -> str | None:
+    """Why a checkpoint cannot be resumed from (unsealed, a file missing or cut), or None."""
+    marker = folder / CHECKPOINT_MARKER
+    if not marker.is_file():
+        return "unfinished: the run stopped while saving it"
+    try:
+        files: dict[str, int] = json.loads(marker.read_text(encoding="utf-8"))["files"]
+    except (ValueError, KeyError, TypeError):
+        return f"{CHECKPOINT_MARKER} is unreadable"
+    for name, size in files.items():
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if path.stat().st_size != size:
+            return f"{name} has {path.stat().st_size} of its {size} bytes"
+    return None
+
+
+def last_checkpoint(output_dir: Path) -> tuple[Path | None, list[str]]:
+    """The newest complete `checkpoint-N` of a run dir, and a note per newer one skipped."""
+    numbered = [p for p in output_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
+    skipped = []
+    for path in sorted(numbered, key=lambda p: int(p.name.split("-")[-1]), reverse=True):
+        problem = checkpoint_problem(path)
+        if problem is None:
+            return path, skipped
+        skipped.append(f"skipping {path.name}: {problem}")
+    return None, skipped
 
 
 def trainable_digest(model) -> str:

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from supportloop.errors import UserError
-from supportloop.models.checkpoints import resolve_model
+from supportloop.models.checkpoints import require_adapter, resolve_model
 from supportloop.models.reward import adapter_base
 from supportloop.runs import RunDir, file_fingerprint
-
-
-class ExportError(UserError):
-    """A path that holds no adapter to merge."""
 
 
 def merge_adapter(adapter: Path | str, output: Path | str, base: str | None = None) -> Path:
@@ -21,8 +16,7 @@ def merge_adapter(adapter: Path | str, output: Path | str, base: str | None = No
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
     adapter, output = Path(adapter), Path(output)
-    if not (adapter / "adapter_config.json").is_file():
-        raise ExportError(f"{adapter} holds no adapter_config.json (not a training run dir)")
+    require_adapter(adapter)
     base = base or adapter_base(adapter)
     config = PeftConfig.from_pretrained(str(adapter))
     seq_cls = str(config.task_type) in ("SEQ_CLS", "TaskType.SEQ_CLS")

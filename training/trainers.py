@@ -15,6 +15,7 @@ from typing import Any
 from supportloop.errors import UserError
 from supportloop.runs import CACHE_DIR, RunDir
 from supportloop.training.artifacts import (
+    checkpoint_sealer,
     finish_wandb,
     last_checkpoint,
     prepare_wandb,
@@ -70,18 +71,21 @@ def quantization_config(recipe: Recipe):
     )
 
 
-def resume_point(recipe: Recipe) -> Path | None:
-    """The checkpoint to resume from, or None for a fresh run; refuses to mix two runs."""
-    checkpoint = last_checkpoint(recipe.output_dir)
+def resume_point(recipe: Recipe) -> tuple[Path | None, list[str]]:
+    """The checkpoint to resume from (None: a fresh run) and why newer ones were skipped.
+
+    Refuses to mix two runs: an output dir with any checkpoint or adapter needs resume=true.
+    """
+    checkpoint, skipped = last_checkpoint(recipe.output_dir)
     if recipe.resume:
         RunDir(recipe.output_dir, "train").reopen()  # its saved adapter will be overwritten
-        return checkpoint
-    if checkpoint is not None or (recipe.output_dir / "adapter_config.json").is_file():
+        return checkpoint, skipped
+    if checkpoint is not None or skipped or (recipe.output_dir / "adapter_config.json").is_file():
         raise OutputDirError(
             f"{recipe.output_dir} already holds a run: pass resume=true to continue it, "
             "or output_dir=... for a new one"
         )
-    return None
+    return None, []
 
 
 def check_inputs(recipe: Recipe) -> None:
@@ -124,7 +128,7 @@ def build_trainer(
         "train_dataset": train,
         "eval_dataset": evaluation,
         "processing_class": tokenizer,
-        "callbacks": [recipe_config_callback(recipe_dict(recipe))],
+        "callbacks": [recipe_config_callback(recipe_dict(recipe)), checkpoint_sealer()],
     }
     if recipe.peft.enabled:
         kwargs["peft_config"] = lora_config(recipe)
@@ -151,7 +155,7 @@ def train_recipe(
     """Train, save adapter + tokenizer, write training_summary.json and lineage.json."""
     import torch
 
-    checkpoint = resume_point(recipe)
+    checkpoint, skipped = resume_point(recipe)
     recipe.output_dir.mkdir(parents=True, exist_ok=True)
     report_to = recipe.trainer.get("report_to")
     wandb_note = prepare_wandb(report_to, recipe.output_dir, recipe.wandb_project)
@@ -161,6 +165,8 @@ def train_recipe(
         main = trainer.accelerator.is_main_process
         if main and wandb_note:
             say(wandb_note)
+        for note in skipped if main else []:
+            say(note)
         if main and checkpoint is not None:
             say(f"resuming from {checkpoint}")
         started = time.perf_counter()

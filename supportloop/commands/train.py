@@ -15,7 +15,8 @@ TRAIN_HELP = f"""Train a LoRA adapter with TRL from a recipe ({", ".join(ALGORIT
 Everything under the recipe's `trainer:` goes to TRL's own config class (DPOConfig, ...),
 e.g. `supportloop train dpo trainer.beta=0.05 trainer.max_steps=100`. Writes the adapter
 and tokenizer, training_summary.json and lineage.json into output_dir; `resume=true`
-continues from the last checkpoint there. {
+continues from the last checkpoint there that was saved whole (newer ones cut short by a
+kill or a full disk are skipped, with a line saying so). {
     "; ".join(
         f"{spec.name} runs in {spec.venv} ({spec.note})"
         for spec in ALGORITHMS.values()

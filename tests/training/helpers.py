@@ -130,3 +130,43 @@ def run_recipe(name: str, overrides: list[str]) -> dict:
     from supportloop.training.trainers import train_recipe
 
     return train_recipe(load_recipe(name, overrides), say=lambda text: None)
+
+
+def checkpointing_overrides(tiny_model: Path, data: Path, output_dir: Path) -> list[str]:
+    """A 30-step SFT run (5 epochs of 6 batches) saving a checkpoint every 4 steps, logging
+    each step, on one thread: slow enough (~0.3 s a step) to be killed between checkpoints."""
+    return [
+        *quick_overrides(tiny_model, data, output_dir, steps=30),
+        "trainer.save_strategy=steps",
+        "trainer.save_steps=4",
+        "trainer.save_total_limit=null",
+        "trainer.max_length=64",
+        "trainer.per_device_train_batch_size=2",
+        "data.eval_split=null",
+        "threads=1",
+    ]
+
+
+def cli_argv(*args: str) -> list[str]:
+    """`supportloop ARGS` as a new process would run it (the venv's console script)."""
+    import sys
+
+    return [str(Path(sys.executable).parent / "supportloop"), *args]
+
+
+def kill_when_created(process, path: Path, timeout: float = 300) -> None:
+    """SIGKILL `process` the moment `path` appears (polled every 2 ms, with a deadline).
+
+    The Trainer creates a checkpoint folder when it starts saving into it, so killing then
+    usually lands in the middle of the save.
+    """
+    import signal
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"{path} never appeared (exit status {process.poll()})")
+        time.sleep(0.002)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)

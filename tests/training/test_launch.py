@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from supportloop.training.artifacts import CHECKPOINT_MARKER
 from tests.training.helpers import REPO, quick_overrides
 
 SUPPORTLOOP = [str(Path(sys.executable).parent / "supportloop")]
@@ -69,7 +70,7 @@ def test_sigkill_mid_training_then_resume(tiny_model, datasets_dir, tmp_path):
     )
     deadline = time.monotonic() + 240
     try:
-        while not (run / "checkpoint-6" / "trainer_state.json").is_file():
+        while not (run / "checkpoint-6" / CHECKPOINT_MARKER).is_file():  # saved whole
             assert process.poll() is None, "training ended before it could be killed"
             assert time.monotonic() < deadline, "no checkpoint-6 within 240 s"
             time.sleep(0.05)
