@@ -12,14 +12,17 @@ stages that read it keep their caches in their own directory (supportloop.readin
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import platform
 import shutil
+import sqlite3
 import tempfile
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -27,6 +30,7 @@ from typing import Any
 
 from datasets import Dataset, DatasetDict
 
+from supportloop.errors import UserError
 from supportloop.reading import open_dataset
 
 OUTPUTS_ENV = "SUPPORTLOOP_OUTPUTS_FILE"  # set by `supportloop run` around each step
@@ -34,6 +38,50 @@ LINEAGE_FILE = "lineage.json"
 SUMMARY_FILE = "summary.json"
 CACHE_DIR = "cache"  # `datasets` caches of what a stage read; removed when the stage finishes
 _TRACKED_PACKAGES = ("supportloop", "torch", "transformers", "trl", "peft", "datasets", "argilla")
+
+
+class OutputWriteError(UserError):
+    """A stage's output cannot be written: disk full, read-only, over a file-size limit."""
+
+
+# Errors that only writing raises; EACCES/EPERM also come from reading, so they count only for
+# paths under the output.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
+_DENIED_ERRNOS = {errno.EACCES, errno.EPERM}
+# Arrow and SQLite report these without an errno, in their own words.
+_WRITE_WORDS = (
+    "No space left on device",
+    "Read-only file system",
+    "File too large",
+    "database or disk is full",
+    "attempt to write a readonly database",
+)
+
+
+def _write_failure(exc: BaseException, output: Path) -> str | None:
+    """What went wrong when `exc` is a failure to write under `output`, else None."""
+    if not isinstance(exc, OSError | sqlite3.Error):
+        return None
+    code = getattr(exc, "errno", None)
+    if code in _WRITE_ERRNOS:
+        return os.strerror(code)
+    inside = str(getattr(exc, "filename", "") or "").startswith(str(output))
+    if code in _DENIED_ERRNOS and inside:
+        return os.strerror(code)
+    return next((words for words in _WRITE_WORDS if words in str(exc)), None)
+
+
+@contextmanager
+def output_errors(output: Path | str) -> Iterator[None]:
+    """Report a failure to write under `output` as one line (OutputWriteError), not a
+    traceback from deep inside Arrow or SQLite; anything else passes through."""
+    try:
+        yield
+    except Exception as exc:
+        reason = _write_failure(exc, Path(output).resolve())
+        if reason is None:
+            raise
+        raise OutputWriteError(f"cannot write {output}: {reason}") from None
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:

@@ -36,7 +36,7 @@ from supportloop.feedback.argilla.settings import (
     ArgillaConfig,
     slot_names,
 )
-from supportloop.runs import announce_output, write_json_atomic
+from supportloop.runs import announce_output, output_errors, write_json_atomic
 
 STATE_FILE = "pull_state.json"
 PAGE_SIZE = 1000
@@ -276,18 +276,48 @@ def _read_state(pull_dir: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
-def _save(dataset: Dataset, target: Path) -> None:
-    """save_to_disk through a sibling temp dir, so a reader never sees half a dataset."""
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    # one shard even without rows: datasets cannot load back the zero shards it writes then
-    dataset.save_to_disk(str(tmp), num_shards=1 if len(dataset) == 0 else None)
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
+def _save_all(datasets: dict[str, Dataset], pull_dir: Path) -> None:
+    """Save every dataset beside its target, then move them all into place.
+
+    A full or read-only disk fails while staging, before anything is replaced, so the
+    previous pull's `responses` and `new_responses` stay a matching pair; staging folders
+    never outlive the call.
+    """
+    staged: dict[str, Path] = {}
+    try:
+        for name, dataset in datasets.items():
+            staged[name] = tmp = pull_dir / f".{name}.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            # one shard even without rows: datasets cannot load back the zero shards it writes
+            dataset.save_to_disk(str(tmp), num_shards=1 if len(dataset) == 0 else None)
+        for name, tmp in staged.items():
+            _replace(tmp, pull_dir / name)
+    finally:
+        for tmp in staged.values():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _replace(staged: Path, target: Path) -> None:
+    """Rename `staged` to `target`; the old one is moved aside whole before deletion, so a
+    kill inside rmtree never leaves half of it at `target`."""
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    staged.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def pull(connection: Connection, config: ArgillaConfig) -> dict[str, Any]:
-    """Pull into `config.pull_dir`; returns counts (rows, new, changed, drafts, skipped...)."""
+    """Pull into `config.pull_dir`; returns counts (rows, new, changed, drafts, skipped...).
+
+    A failure to write there (disk full, read-only) is one OutputWriteError line.
+    """
+    with output_errors(config.pull_dir):
+        return _pull(connection, config)
+
+
+def _pull(connection: Connection, config: ArgillaConfig) -> dict[str, Any]:
     pull_dir = config.pull_dir
     pull_dir.mkdir(parents=True, exist_ok=True)
     dataset = find_dataset(connection, config)
@@ -310,8 +340,11 @@ def pull(connection: Connection, config: ArgillaConfig) -> dict[str, Any]:
             new_rows.append(row)
             new, changed = (new + 1, changed) if previous is None else (new, changed + 1)
         seen[response_id] = updated_at
-    _save(_responses_dataset(rows), pull_dir / "responses")
-    _save(_responses_dataset(new_rows), pull_dir / "new_responses")
+    datasets = {
+        "responses": _responses_dataset(rows),
+        "new_responses": _responses_dataset(new_rows),
+    }
+    _save_all(datasets, pull_dir)
     summary = {
         "dataset": config.dataset,
         "dataset_id": dataset["id"],

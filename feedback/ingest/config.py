@@ -70,10 +70,24 @@ class RepeatContactConfig(StrictModel):
     )
 
 
+class InputLimits(StrictModel):
+    """Bounds on one input record: past them the record is quarantined with the limit it
+    broke, and an over-long line is skipped without being read into memory whole."""
+
+    max_record_bytes: int = Field(
+        8 << 20, gt=0, description="bytes of one JSON line (one conversation, all its context)"
+    )
+    max_messages: int = Field(2_000, gt=0, description="messages in one conversation")
+    max_json_depth: int = Field(
+        32, ge=4, le=500, description="nesting of objects and lists in one record"
+    )
+
+
 class IngestConfig(StrictModel):
     inputs: list[InputSpec] = Field(min_length=1)
     output_dir: ProjectPath = Field(description="run directory for this ingest")
     max_message_chars: int = Field(20_000, gt=0)
+    limits: InputLimits = Field(default_factory=InputLimits)
     profile_pii_keys: list[str] = Field(
         default_factory=lambda: [
             "name",

@@ -16,7 +16,7 @@ import shutil
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -36,7 +36,13 @@ from supportloop.feedback.transcripts import (
     validate_transcript,
 )
 from supportloop.models.sentence_encoder import SentenceEncoder
-from supportloop.runs import RunDir, dataset_fingerprint, file_fingerprint
+from supportloop.runs import (
+    LINEAGE_FILE,
+    RunDir,
+    dataset_fingerprint,
+    file_fingerprint,
+    output_errors,
+)
 
 CONVERSATIONS = "conversations"
 QUARANTINE_FILE = "quarantine.jsonl"
@@ -53,7 +59,7 @@ def _private_writer(path: Path) -> TextIO:
 def reason_kind(reason: str) -> str:
     """`messages[3].content: empty message` -> `messages[].content: empty message` for tallies."""
     field, _, detail = reason.partition(": ")
-    detail = re.sub(r"\d+", "N", detail) if "characters" in detail else detail
+    detail = re.sub(r"\d+", "N", detail) if " over the " in detail else detail
     return f"{_INDEX.sub('[]', field)}: {detail}"[:80] if detail else field[:80]
 
 
@@ -106,7 +112,7 @@ def _validated_batches(
     """Validated rows in batches, each with its `source:line`; bad rows go to quarantine."""
     batch: list[tuple[dict[str, Any], str]] = []
     for spec in config.inputs:
-        for raw in read_input(spec):
+        for raw in read_input(spec, config.limits):
             ledger.read += 1
             progress.update()
             if raw.error:
@@ -200,9 +206,46 @@ def repeat_rates(dataset: Dataset, repeated_ids: set[str]) -> dict[str, dict[str
 def run_ingest(
     config: IngestConfig, progress: bool = True, embedder: SentenceEncoder | None = None
 ) -> dict[str, Any]:
-    """Ingest every input of `config` into `config.output_dir`; returns the summary."""
+    """Ingest every input of `config` into `config.output_dir`; returns the summary.
+
+    A failure to write (disk full, read-only) is one OutputWriteError line, and leaves the
+    run dir as it was or without a dataset (see `_all_or_nothing`), never half of a run.
+    """
+    with output_errors(config.output_dir):
+        run = RunDir(config.output_dir, "ingest")
+        with _all_or_nothing(run):
+            return _ingest(config, run, progress, embedder)
+
+
+@contextmanager
+def _all_or_nothing(run: RunDir) -> Iterator[None]:
+    """On failure, remove the scratch folder and whatever this run already put in place.
+
+    Until the dataset is replaced, the previous run stays whole and sealed; after, what
+    this run wrote has no lineage yet, so it goes (with the previous run's lineage, which
+    no longer matches): a later stage finds no dataset rather than an unsealed one.
+    """
+    try:
+        yield
+    except BaseException:
+        shutil.rmtree(run / ".scratch", ignore_errors=True)
+        if CONVERSATIONS in run.artifacts:
+            for name in [*run.artifacts, LINEAGE_FILE]:
+                _remove(run / name)
+        raise
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _ingest(
+    config: IngestConfig, run: RunDir, progress: bool, embedder: SentenceEncoder | None
+) -> dict[str, Any]:
     started = time.perf_counter()
-    run = RunDir(config.output_dir, "ingest")
     scratch = run / ".scratch"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir()

@@ -15,10 +15,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from supportloop.errors import UserError, one_line
-from supportloop.feedback.ingest.config import InputSpec
+from supportloop.feedback.ingest.config import InputLimits, InputSpec
 
 _HF_MARKERS = ("dataset_info.json", "state.json")
 _CSV_CONVERSATION_FIELDS = (
@@ -67,8 +67,6 @@ _JSON_ERRORS = (ValueError, RecursionError)
 def _json_problem(exc: Exception) -> str:
     if isinstance(exc, json.JSONDecodeError):
         return f"{exc.msg} (col {exc.colno})"
-    if isinstance(exc, RecursionError):
-        return "nested too deeply"
     return str(exc).partition(":")[0]  # "Exceeds the limit (4300 digits) for integer string..."
 
 
@@ -112,15 +110,39 @@ def _require_file(path: Path) -> None:
         raise UnusableInputError(f"{path}: input not found")
 
 
-def read_jsonl(spec: InputSpec, openai_style: bool) -> Iterator[RawRow]:
+_SHOWN_BYTES = 1_000  # of a record too large to keep: what the quarantine file shows
+
+
+def _lines(handle: BinaryIO, limit: int) -> Iterator[tuple[bytes, int]]:
+    """(line, its length without the line break), holding at most `limit` + 2 bytes (room for
+    a CRLF): the rest of a longer line is skipped in 1 MiB reads and only its start is kept."""
+    while line := handle.readline(limit + 2):
+        if len(line) <= limit or line.endswith(b"\n"):
+            yield line, len(line.rstrip(b"\r\n"))
+            continue
+        size = len(line)
+        while chunk := handle.readline(1 << 20):
+            size += len(chunk)
+            if chunk.endswith(b"\n"):
+                size -= len(chunk) - len(chunk.rstrip(b"\r\n"))
+                break
+        yield line[:_SHOWN_BYTES], size
+
+
+def read_jsonl(spec: InputSpec, openai_style: bool, limits: InputLimits) -> Iterator[RawRow]:
     """JSON lines, decoded line by line so one bad line never hides the others."""
     _require_file(spec.path)
     if spec.path.is_dir():
         raise UnusableInputError(f"{spec.path}: is a directory, expected a JSON lines file")
-    source = str(spec.path)
+    source, limit = str(spec.path), limits.max_record_bytes
     with spec.path.open("rb") as handle:
-        for number, line in enumerate(handle, start=1):
+        for number, (line, size) in enumerate(_lines(handle, limit), start=1):
             if not line.strip():
+                continue
+            if size > limit:
+                shown = line.decode("utf-8", errors="backslashreplace") + " [cut]"
+                reason = f"record too large: {size} bytes, over the {limit} limit"
+                yield RawRow(source, number, None, shown, reason)
                 continue
             try:
                 text = line.decode("utf-8")
@@ -131,6 +153,9 @@ def read_jsonl(spec: InputSpec, openai_style: bool) -> Iterator[RawRow]:
             text = text.rstrip("\r\n")
             try:
                 payload = json.loads(text)
+            except RecursionError:
+                yield RawRow(source, number, None, text, _too_deep(limits))
+                continue
             except _JSON_ERRORS as exc:
                 yield RawRow(source, number, None, text, f"malformed JSON: {_json_problem(exc)}")
                 continue
@@ -141,6 +166,41 @@ def read_jsonl(spec: InputSpec, openai_style: bool) -> Iterator[RawRow]:
             if openai_style:
                 payload = _from_openai(payload)
             yield RawRow(source, number, apply_mapping(payload, spec), text)
+
+
+def _too_deep(limits: InputLimits) -> str:
+    return f"record nested too deeply: over the {limits.max_json_depth} limit of levels"
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects/lists nest more than `limit` levels (iterative: no recursion limit)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if not isinstance(item, dict | list):
+            continue
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def limit_problem(payload: dict[str, Any], limits: InputLimits) -> str | None:
+    """Which of `limits` a read record breaks (message count, nesting), or None."""
+    messages = payload.get("messages")
+    if isinstance(messages, list) and len(messages) > limits.max_messages:
+        return f"messages: {len(messages)} messages, over the {limits.max_messages} limit"
+    if _deeper_than(payload, limits.max_json_depth):
+        return _too_deep(limits)
+    return None
+
+
+def _within_limits(rows: Iterator[RawRow], limits: InputLimits) -> Iterator[RawRow]:
+    """The rows, with those that break a limit turned into quarantined ones."""
+    for raw in rows:
+        problem = limit_problem(raw.payload, limits) if raw.payload is not None else None
+        yield RawRow(raw.source, raw.location, None, raw.raw, problem) if problem else raw
 
 
 def _from_openai(payload: dict[str, Any]) -> dict[str, Any]:
@@ -285,15 +345,16 @@ def _undecoded_column(row: dict[str | None, Any]) -> str | None:
     return None
 
 
-def read_input(spec: InputSpec) -> Iterator[RawRow]:
-    """Dispatch on the (detected) format."""
+def read_input(spec: InputSpec, limits: InputLimits | None = None) -> Iterator[RawRow]:
+    """Dispatch on the (detected) format; records past `limits` come out quarantined."""
+    limits = limits or InputLimits()
     fmt = detect_format(spec)
-    if fmt == "jsonl":
-        return read_jsonl(spec, openai_style=False)
-    if fmt == "openai":
-        return read_jsonl(spec, openai_style=True)
-    if fmt == "parquet":
-        return read_parquet(spec)
-    if fmt == "hf":
-        return read_hf(spec)
-    return read_csv_turns(spec)
+    if fmt in ("jsonl", "openai"):
+        rows = read_jsonl(spec, openai_style=fmt == "openai", limits=limits)
+    elif fmt == "parquet":
+        rows = read_parquet(spec)
+    elif fmt == "hf":
+        rows = read_hf(spec)
+    else:
+        rows = read_csv_turns(spec)
+    return _within_limits(rows, limits)
