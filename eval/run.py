@@ -33,7 +33,7 @@ from supportloop.eval.simulator import LLMSimulator, ScriptedSimulator, hf_backe
 from supportloop.eval.suites import Suite, load_jsonl_suite
 from supportloop.eval.tau2 import default_wheel, load_tau2_suite
 from supportloop.eval.winrate_run import PER_PROMPT, evaluate_win_rate
-from supportloop.runs import RunDir, file_fingerprint
+from supportloop.runs import RunDir, file_fingerprint, require_same_pipeline_run
 
 ROLES = ("champion", "candidate")
 
@@ -164,6 +164,8 @@ def run_eval(cfg: EvalConfig, log: Callable[[str], None] = print) -> EvalOutcome
     from supportloop.models.generate import resolve_backend
 
     backend = resolve_backend(cfg.sampling.backend)  # vllm asked for but missing: one line, now
+    if cfg.candidate.adapter:  # the champion comes from an earlier run by design
+        require_same_pipeline_run(cfg.candidate.adapter, "candidate.adapter")
     gate = load_gate(cfg.gate.path, [f"{k}={json.dumps(v)}" for k, v in cfg.gate.overrides.items()])
     suite, inputs = build_suite(cfg.suite)
     registry = Registry(cfg.registry)

@@ -76,6 +76,23 @@ def announced_outputs(scratch: Path) -> Iterator[list[str]]:
             os.environ[OUTPUTS_ENV] = previous
 
 
+@contextmanager
+def pipeline_run(run_id: str) -> Iterator[None]:
+    """Mark the stages inside the block as steps of pipeline run `run_id`: their lineage records
+    it, and the inputs they check (supportloop.runs.require_same_pipeline_run) must carry it."""
+    from supportloop.runs import PIPELINE_RUN_ENV
+
+    previous = os.environ.get(PIPELINE_RUN_ENV)
+    os.environ[PIPELINE_RUN_ENV] = run_id
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(PIPELINE_RUN_ENV, None)
+        else:
+            os.environ[PIPELINE_RUN_ENV] = previous
+
+
 def load_steps(record_dir: Path, run_id: str) -> dict[int, dict[str, Any]]:
     """Step number -> its record in an earlier run; refuses a run that left no record."""
     path = record_dir / run_id / STEPS_FILE

@@ -34,6 +34,7 @@ from supportloop.errors import UserError
 from supportloop.reading import open_dataset
 
 OUTPUTS_ENV = "SUPPORTLOOP_OUTPUTS_FILE"  # set by `supportloop run` around each step
+PIPELINE_RUN_ENV = "SUPPORTLOOP_PIPELINE_RUN"  # the id of the `supportloop run` a step belongs to
 LINEAGE_FILE = "lineage.json"
 SUMMARY_FILE = "summary.json"
 CACHE_DIR = "cache"  # `datasets` caches of what a stage read; removed when the stage finishes
@@ -247,6 +248,7 @@ class RunDir:
             target,
             {
                 "stage": self.stage,
+                "pipeline_run": os.environ.get(PIPELINE_RUN_ENV),
                 "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "inputs": inputs,
                 "outputs": outputs,
@@ -271,6 +273,29 @@ class RunDir:
 
 def read_lineage(run_dir: Path | str) -> dict[str, Any]:
     return json.loads((Path(run_dir) / LINEAGE_FILE).read_text(encoding="utf-8"))
+
+
+def require_same_pipeline_run(path: Path | str, what: str) -> None:
+    """Inside `supportloop run`, refuse an input that another pipeline run wrote.
+
+    A step reads what the step before it wrote through shared paths (`runs/preferences/latest`,
+    an ingest dir): were that written by an earlier or concurrent run, this run's decision would
+    rest on another run's data. `path` is a stage's run directory or a dataset inside one; its
+    lineage names the pipeline run that wrote it. Inputs written by a stage run alone, and
+    stages run alone, are not checked: there the user names the input on purpose.
+    """
+    ours = os.environ.get(PIPELINE_RUN_ENV)
+    path = Path(path)
+    run_dir = next((d for d in (path, path.parent) if (d / LINEAGE_FILE).is_file()), None)
+    if not ours or run_dir is None:
+        return
+    theirs = read_lineage(run_dir).get("pipeline_run")
+    if theirs and theirs != ours:
+        raise UserError(
+            f"{what} {path} was written by pipeline run {theirs}, not by this run {ours}: "
+            f"run the step that writes it in this run (--resume {ours}, or drop --only), "
+            f"or continue run {theirs} with --run-id {theirs}"
+        )
 
 
 def verify_artifacts(run_dir: Path | str) -> list[str]:

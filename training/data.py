@@ -71,6 +71,9 @@ def load_splits(
     The trainer tokenizes what it is given with `map`: pass the training run's own
     `cache_dir` (supportloop.reading), or the caches go to memory.
     """
+    from supportloop.runs import require_same_pipeline_run
+
+    require_same_pipeline_run(data.path, "data.path")
     splits = _load(data.path, cache_dir)
     if data.train_split not in splits:
         raise DatasetFormatError(

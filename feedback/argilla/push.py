@@ -310,10 +310,16 @@ def run_push(config: ArgillaConfig, out: Path) -> dict[str, Any]:
     """`supportloop argilla push`: the configured conversations pushed; summary and lineage in
     the run directory `out` (the dataset itself lives on the Argilla server)."""
     from supportloop.config import dump_config
-    from supportloop.runs import RunDir, dataset_fingerprint, load_dataset_artifact
+    from supportloop.runs import (
+        RunDir,
+        dataset_fingerprint,
+        load_dataset_artifact,
+        require_same_pipeline_run,
+    )
 
     if config.conversations is None:
         raise UserError("the Argilla config sets no `conversations:` (an ingest run's dataset)")
+    require_same_pipeline_run(config.conversations, "conversations")
     conversations = load_dataset_artifact(config.conversations)
     summary = push(connect(config.credentials, network=config.network), config, conversations)
     run = RunDir(out, "argilla-push")

@@ -96,7 +96,9 @@ def run_pipeline(
     failed step can be fixed and re-run alone with its own command, or the whole run
     continued with --resume. `{run_id}` in a step's overrides becomes this run's UTC time
     (e.g. output_dir=runs/train/dpo-{run_id}), so running the loop again writes new
-    artifacts next to the earlier ones.
+    artifacts next to the earlier ones. A step refuses an input that another run wrote
+    (the adapter eval judges, the preferences train reads, the conversations push sends),
+    naming both runs: use --run-id to work on an earlier run's outputs.
     """
     from supportloop.config import load_config
     from supportloop.resume import STEPS_FILE, load_steps
@@ -184,7 +186,7 @@ def _run_step(
     done: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """Run one step in this process; its announced outputs are fingerprinted when it succeeds."""
-    from supportloop.resume import announced_outputs, output_digests
+    from supportloop.resume import announced_outputs, output_digests, pipeline_run
 
     command = typer.main.get_command(app)
     console.rule(f"[bold]step {number}/{total}: supportloop {' '.join(argv)}")
@@ -196,7 +198,10 @@ def _run_step(
     _record_steps(record, run_id, done)
     started, status = time.perf_counter(), "error"  # stays "error" if the step raises
     try:
-        with announced_outputs(record.parent / f".step-{number}.outputs") as outputs:
+        with (
+            pipeline_run(run_id),
+            announced_outputs(record.parent / f".step-{number}.outputs") as outputs,
+        ):
             status = command.main(args=argv, prog_name="supportloop", standalone_mode=False)
     finally:
         entry["seconds"] = round(time.perf_counter() - started, 1)

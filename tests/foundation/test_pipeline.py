@@ -70,6 +70,33 @@ def test_a_failed_step_stops_the_run_with_one_line(tmp_path):
     assert not (tmp_path / "r.sqlite").exists()  # the next step never ran
 
 
+def test_a_step_refuses_the_output_of_another_pipeline_run(tmp_path, monkeypatch):
+    """Preferences written by run A, a train step of run B: refused, both runs named, before
+    any training; the earlier output is left as it was."""
+    from datasets import Dataset, DatasetDict
+
+    from supportloop.runs import PIPELINE_RUN_ENV, RunDir, verify_artifacts
+
+    monkeypatch.setenv(PIPELINE_RUN_ENV, "20990101T000000Z")
+    run_a = RunDir(tmp_path / "preferences", "preferences")
+    rows = [{"prompt": f"q{i}", "chosen": "yes", "rejected": "no"} for i in range(4)]
+    run_a.save_dataset("pairs", DatasetDict({"train": Dataset.from_list(rows)}))
+    run_a.write_lineage(inputs={}, config={}, outputs={})
+    monkeypatch.delenv(PIPELINE_RUN_ENV)
+    train = {
+        "command": "train",
+        "config": str(ROOT / "configs/train/dpo.yaml"),
+        "overrides": [f"data.path={run_a.path / 'pairs'}", f"output_dir={tmp_path}/dpo"],
+    }
+    result = _run(str(_pipeline(tmp_path, [train])), "--run-id", "20990202T000000Z")
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert "Traceback" not in output
+    assert "written by pipeline run 20990101T000000Z, not by this run 20990202T000000Z" in output
+    assert not (tmp_path / "dpo" / "adapter_config.json").exists()
+    assert verify_artifacts(run_a.path) == []
+
+
 def test_a_step_that_exits_non_zero_without_an_error_stops_the_run(tmp_path):
     """`argilla status` on a stack that is not running exits 1 through typer.Exit."""
     steps = [

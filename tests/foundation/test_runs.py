@@ -95,3 +95,30 @@ def test_readers_transform_without_writing_into_the_artifact(tmp_path):
     assert _files(path) == before and verify_artifacts(path) == []
     assert Path(mapped.cache_files[0]["filename"]).is_relative_to(cache_dir)
     assert mapped["n"] == [2, 2, 2, 2]
+
+
+def test_inside_a_pipeline_run_an_input_written_by_another_run_is_refused(tmp_path, monkeypatch):
+    """The lineage names the `supportloop run` that wrote it; a step of another run refuses it,
+    naming both runs; a stage run alone, or an input a stage wrote alone, is not checked."""
+    import pytest
+
+    from supportloop.errors import UserError
+    from supportloop.runs import PIPELINE_RUN_ENV, require_same_pipeline_run
+
+    monkeypatch.setenv(PIPELINE_RUN_ENV, "20990101T000000Z")
+    written = _finished_run(tmp_path)
+    assert read_lineage(written)["pipeline_run"] == "20990101T000000Z"
+    require_same_pipeline_run(written / "pairs", "data.path")  # the same run: accepted
+
+    monkeypatch.setenv(PIPELINE_RUN_ENV, "20990202T000000Z")
+    with pytest.raises(UserError) as refused:
+        require_same_pipeline_run(written / "pairs", "data.path")
+    assert "20990101T000000Z" in str(refused.value) and "20990202T000000Z" in str(refused.value)
+
+    monkeypatch.delenv(PIPELINE_RUN_ENV)
+    require_same_pipeline_run(written / "pairs", "data.path")  # a stage run alone
+    alone = RunDir(tmp_path / "alone", "test")
+    alone.write_lineage(inputs={}, config={}, outputs={})
+    assert read_lineage(alone.path)["pipeline_run"] is None
+    monkeypatch.setenv(PIPELINE_RUN_ENV, "20990202T000000Z")
+    require_same_pipeline_run(alone.path, "conversations")
