@@ -121,6 +121,15 @@ class OutputFault:
             return ("Read-only file system", "Permission denied")
         return ("No space left on device", "File too large")
 
+    def assert_refused_in_one_line(self, result: Any) -> None:
+        """The writing command (a CompletedProcess) stopped with exit 2 and exactly one
+        `error: cannot write ...` line naming this fault, and no traceback."""
+        said = (result.stdout + result.stderr).strip()
+        assert result.returncode == 2, said[-3000:]
+        errors = [line for line in said.splitlines() if line.startswith("error:")]
+        assert "Traceback" not in said and len(errors) == 1, said[-3000:]
+        assert errors[0].startswith("error: cannot write") and errors[0].endswith(self.errors), said
+
     def close(self) -> None:
         import subprocess
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from supportloop.feedback.argilla.pull import (
     ParsedResponses,
     _responses_dataset,
-    _save,
+    _save_all,
     parse_records,
 )
 from supportloop.feedback.argilla.push import build_record_payloads, judged_turns
@@ -197,6 +197,8 @@ def test_pulled_rows_save_and_load_as_the_responses_dataset(
 ) -> None:
     """What the pull writes from the parsed rows: `responses` is built, saved and read back."""
     rows = [row for _, _, row in parse_records(records, USERS, SLOTS).rows]
-    target = tmp_path_factory.getbasetemp() / "fuzz-responses"
-    _save(_responses_dataset(rows), target)
-    assert load_from_disk(str(target))["record_id"] == [row["record_id"] for row in rows]
+    pull_dir = tmp_path_factory.getbasetemp() / "fuzz-pull"
+    _save_all({"responses": _responses_dataset(rows)}, pull_dir)
+    assert load_from_disk(str(pull_dir / "responses"))["record_id"] == [
+        row["record_id"] for row in rows
+    ]

@@ -46,14 +46,6 @@ def _pull(config, pull_dir: Path, fault: OutputFault) -> subprocess.CompletedPro
     )
 
 
-def _failed_in_one_line(result: subprocess.CompletedProcess, fault: OutputFault) -> None:
-    said = (result.stdout + result.stderr).strip()
-    assert result.returncode == 2, said[-3000:]
-    errors = [line for line in said.splitlines() if line.startswith("error:")]
-    assert "Traceback" not in said and len(errors) == 1, said[-3000:]
-    assert errors[0].startswith("error: cannot write") and errors[0].endswith(fault.errors), said
-
-
 def _annotate(owner, annotator_connections, config, annotator: str) -> None:
     sim = SimulationConfig(annotators={annotator: 0.0}, seed=1)
     assert simulate(owner, annotator_connections, config, sim) == {annotator: 3}
@@ -87,7 +79,7 @@ def fault(tmp_path: Path):
 def test_disk_full_in_a_fresh_pull_dir(annotated, fault):
     pull_dir = fault.path / "pull"
     fault.fill(room=8 << 10)
-    _failed_in_one_line(_pull(annotated, pull_dir, fault), fault)
+    fault.assert_refused_in_one_line(_pull(annotated, pull_dir, fault))
     assert hidden_leftovers(pull_dir) == []
     assert not (pull_dir / "responses").exists() and not (pull_dir / STATE_FILE).exists()
 
@@ -101,6 +93,6 @@ def test_fault_over_a_finished_pull(annotated, owner, annotator_connections, fau
     assert len(before["responses"]) == 3
     _annotate(owner, annotator_connections, annotated, "annotator-2")  # the next pull has news
     fault.fill(room=8 << 10) if how == "full" else fault.freeze()
-    _failed_in_one_line(_pull(annotated, pull_dir, fault), fault)
+    fault.assert_refused_in_one_line(_pull(annotated, pull_dir, fault))
     assert hidden_leftovers(pull_dir) == []
     assert _snapshot(pull_dir) == before

@@ -52,14 +52,6 @@ def _ingest(logs: Path, run: Path, fault: OutputFault) -> subprocess.CompletedPr
     )
 
 
-def _failed_in_one_line(result: subprocess.CompletedProcess, fault: OutputFault) -> None:
-    said = (result.stdout + result.stderr).strip()
-    assert result.returncode == 2, said[-3000:]
-    errors = [line for line in said.splitlines() if line.startswith("error:")]
-    assert "Traceback" not in said and len(errors) == 1, said[-3000:]
-    assert errors[0].startswith("error: cannot write") and errors[0].endswith(fault.errors), said
-
-
 def _nothing_partial(run: Path, rows: int | None) -> None:
     """The previous run (of `rows` conversations) whole and sealed, or no dataset at all."""
     assert hidden_leftovers(run) == []
@@ -82,7 +74,7 @@ def test_disk_full_in_a_fresh_run_dir(tmp_path):
     fault = OutputFault(tmp_path / "disk", size=256 << 10)
     try:
         result = _ingest(_logs(tmp_path / "logs.jsonl", 400), fault.path / "run", fault)
-        _failed_in_one_line(result, fault)
+        fault.assert_refused_in_one_line(result)
         _nothing_partial(fault.path / "run", rows=None)
     finally:
         fault.close()
@@ -94,7 +86,7 @@ def test_disk_full_over_a_finished_run(small_disk, tmp_path):
     first = _ingest(_logs(tmp_path / "small.jsonl", 20), run, small_disk)
     assert first.returncode == 0, first.stderr[-3000:]
     result = _ingest(_logs(tmp_path / "large.jsonl", 400), run, small_disk)
-    _failed_in_one_line(result, small_disk)
+    small_disk.assert_refused_in_one_line(result)
     _nothing_partial(run, rows=20)
 
 
@@ -105,5 +97,5 @@ def test_read_only_over_a_finished_run(small_disk, tmp_path):
     assert first.returncode == 0, first.stderr[-3000:]
     small_disk.freeze()
     result = _ingest(_logs(tmp_path / "other.jsonl", 30), run, small_disk)
-    _failed_in_one_line(result, small_disk)
+    small_disk.assert_refused_in_one_line(result)
     _nothing_partial(run, rows=20)
