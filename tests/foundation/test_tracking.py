@@ -73,6 +73,8 @@ def test_training_sets_the_mode_for_its_run_and_puts_the_environment_back(
 ):
     from supportloop.training.artifacts import finish_wandb, prepare_wandb
 
+    for name in ("WANDB_MODE", "WANDB_DIR", "WANDB_PROJECT"):  # conftest sets WANDB_MODE
+        monkeypatch.delenv(name, raising=False)
     line = prepare_wandb(["wandb"], tmp_path / "run", "proj")
     assert line.startswith("W&B offline (no W&B key configured)")
     assert os.environ["WANDB_MODE"] == "offline"
